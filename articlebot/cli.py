@@ -1,0 +1,230 @@
+"""`articlebot` command line: a thin click shell over the library functions.
+
+Every listing command takes --json. User errors print one line on stderr and exit 1;
+`add` exits 1 when any file failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from articlebot import __version__
+from corpus.errors import ArticlebotError
+from corpus.ingest import add_paths
+from corpus.models import Article
+from corpus.parse import DEFAULT_MAX_BYTES
+from corpus.sample import open_sample_store
+from corpus.store import Store, resolve_db_path
+
+db_option = click.option(
+    "--db",
+    "db",
+    metavar="PATH",
+    help="SQLite store to use (default: $ARTICLEBOT_DB, else the user data dir).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def user_errors(func):
+    """Turn articlebot's named errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ArticlebotError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def open_store(db: str | None) -> Iterator[Store]:
+    store = Store.open(resolve_db_path(db))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def open_corpus(db: str | None) -> Iterator[Store]:
+    """The user's store, or the bundled sample (in memory) when the store is empty."""
+    with open_store(db) as store:
+        if not store.is_empty():
+            yield store
+            return
+        sample = open_sample_store()
+        click.echo(
+            f"Note: the store {store.path} is empty, so this shows the bundled sample corpus "
+            f"({len(sample)} articles). Add your own with: articlebot add PATH",
+            err=True,
+        )
+        try:
+            yield sample
+        finally:
+            sample.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="articlebot")
+def cli() -> None:
+    """articlebot: answers questions about a corpus of articles.
+
+    Articles are cleaned into paragraphs and kept in a SQLite store
+    (--db PATH or $ARTICLEBOT_DB override its location).
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--max-size",
+    type=click.FloatRange(min=0.001),
+    default=DEFAULT_MAX_BYTES / 1e6,
+    show_default=True,
+    help="Largest file to read, in MB.",
+)
+@db_option
+@json_option
+@user_errors
+def add(paths: tuple[Path, ...], max_size: float, db: str | None, as_json: bool) -> None:
+    """Add article files, or every article file under directories.
+
+    The format is detected from the content: Hexo/Jekyll front matter + HTML or
+    markdown, HTML pages, plain text. Adding the same content again changes nothing;
+    a file whose content changed replaces its earlier version.
+    """
+
+    def progress(files):
+        if as_json or len(files) < 20 or not sys.stderr.isatty():
+            yield from files
+            return
+        with click.progressbar(files, label="Adding", file=sys.stderr, show_pos=True) as bar:
+            yield from bar
+
+    with open_store(db) as store:
+        report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        for failure in report.failed:
+            click.echo(f"failed: {failure['path']}: {failure['error']}", err=True)
+        click.echo(
+            f"{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged, "
+            f"{len(report.failed)} failed" + (f", {report.skipped} skipped (not article files)" if report.skipped else "")
+        )
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command(name="list")
+@db_option
+@json_option
+@user_errors
+def list_(db: str | None, as_json: bool) -> None:
+    """List the stored articles, newest first."""
+    with open_corpus(db) as store:
+        articles = store.list_articles()
+    if as_json:
+        print_json([a.to_dict() for a in articles])
+        return
+    for a in articles:
+        date = a.published.strftime("%Y-%m-%d") if a.published else "----------"
+        click.echo(f"{a.id}  {date}  {a.paragraph_count:>3}  {a.title}")
+
+
+@cli.command()
+@click.argument("article_id")
+@db_option
+@json_option
+@user_errors
+def show(article_id: str, db: str | None, as_json: bool) -> None:
+    """Show one article: metadata and paragraphs (ID may be a unique prefix)."""
+    with open_corpus(db) as store:
+        article = store.get(article_id)
+    if as_json:
+        print_json(article.to_dict())
+    else:
+        click.echo(format_article(article))
+
+
+def format_article(article: Article) -> str:
+    lines = [click.style(article.title, bold=True)]
+    facts = [("id", article.id)]
+    if article.published:
+        facts.append(("published", article.published.isoformat()))
+    for name in ("author", "reporter", "url"):
+        value = getattr(article, name)
+        if value:
+            facts.append((name, value))
+    if article.categories:
+        facts.append(("categories", " / ".join(article.categories)))
+    if article.tags:
+        facts.append(("tags", ", ".join(article.tags)))
+    facts.append(("source", article.source_path))
+    lines += [f"{name}: {value}" for name, value in facts]
+    section = None
+    for p in article.paragraphs:
+        if p.section != section and p.section:
+            lines += ["", click.style(f"## {p.section}", bold=True)]
+        section = p.section
+        lines += ["", f"[{p.index}] {p.text}"]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("article_id")
+@db_option
+@json_option
+@user_errors
+def remove(article_id: str, db: str | None, as_json: bool) -> None:
+    """Remove an article and its paragraphs from the store."""
+    with open_store(db) as store:
+        removed = store.remove(article_id)
+    if as_json:
+        print_json({"removed": removed.to_dict()})
+    else:
+        click.echo(f"Removed {removed.id}  {removed.title}")
+
+
+@cli.command()
+@db_option
+@json_option
+@user_errors
+def stats(db: str | None, as_json: bool) -> None:
+    """Counts of the store: articles, paragraphs, last added."""
+    with open_store(db) as store:
+        figures = store.stats()
+    if as_json:
+        print_json(figures.to_dict())
+        return
+    click.echo(f"store:      {figures.db_path}")
+    click.echo(f"articles:   {figures.articles}")
+    click.echo(f"paragraphs: {figures.paragraphs}")
+    click.echo(f"characters: {figures.characters}")
+    if figures.last_added:
+        last = figures.last_added
+        click.echo(f"last added: {last.id}  {last.title}  ({last.added_at:%Y-%m-%d %H:%M} UTC)")
+    else:
+        click.echo("The store is empty: add articles with `articlebot add PATH`.")
+
+
+def main() -> None:
+    cli(prog_name="articlebot")
+
+
+if __name__ == "__main__":
+    main()

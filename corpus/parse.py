@@ -1,0 +1,257 @@
+"""Any article file -> Article.
+
+The format is detected from the content, not the file name:
+  * YAML front matter (Hexo/Jekyll) + a body in HTML and/or markdown;
+  * a whole HTML page (title from og:title / <h1> / <title>);
+  * plain text or markdown (title from the first heading, else the first line,
+    else the file name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from corpus import clean, rules
+from corpus.decode import UndecodableError, decode_bytes
+from corpus.errors import ParseError
+from corpus.frontmatter import FrontMatterError, parse_date, split_front_matter
+from corpus.models import Article, Paragraph
+from corpus.paragraphs import merge_short, split_long
+
+# Bumped whenever cleaning or paragraphing changes its output, so re-adding an
+# unchanged file re-cleans it (the store compares this number).
+PARSER_VERSION = 1
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+ID_LENGTH = 12
+
+_HTML_BLOCK = re.compile(r"<(p|div|br|table|li|ul|ol|h[1-6]|section|article|blockquote|pre|body|html)\b", re.I)
+_HTML_PAGE = re.compile(r"\A\s*(<!doctype html|<html\b|<\?xml[^>]*>\s*<html\b)", re.I)
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+# Chinese text files put one paragraph per line, so there a single line break separates
+# paragraphs ("breaks"); in Latin text it only wraps lines.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+_MARKDOWN_LINE_BREAKS = MarkdownIt("commonmark", {"html": True, "breaks": True})
+# Characters a Hexo feed script put in place of quotes and slashes in titles.
+_TITLE_PLACEHOLDERS = {"_": r".{1,2}", '"': r"[\"“”「」『』]", "'": r"['‘’]"}
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """Read and parse one file. Raises ParseError naming the file on any bad input."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ParseError(shown, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(shown, exc.strerror or str(exc)) from None
+    return parse_bytes(data, source_path=str(path.resolve()), shown_path=shown)
+
+
+def parse_bytes(data: bytes, source_path: str, shown_path: str | None = None) -> Article:
+    shown = shown_path or source_path
+    if not data.strip():
+        raise ParseError(shown, "file is empty")
+    try:
+        text, _encoding = decode_bytes(data)
+    except UndecodableError as exc:
+        raise ParseError(shown, str(exc)) from None
+    digest = content_hash(data)
+    try:
+        return _parse_text(text, digest, source_path)
+    except (FrontMatterError, ValueError) as exc:
+        raise ParseError(shown, str(exc)) from None
+
+
+def _parse_text(text: str, digest: str, source_path: str) -> Article:
+    meta, body = split_front_matter(text)
+    fallback_title = Path(source_path).stem
+    if meta is not None:
+        fields = _front_matter_fields(meta)
+        blocks = _body_blocks(body)
+    elif _HTML_PAGE.match(text):
+        fields, blocks = _html_page(text)
+    else:
+        fields, blocks = {}, _body_blocks(text)
+        if blocks:
+            first = blocks[0]
+            if first.heading or len(first.text) <= rules.HEADING_MAX_CHARS:
+                fields["title"] = first.text
+                blocks = blocks[1:]
+    return _build_article(fields, blocks, digest, source_path, fallback_title)
+
+
+def _front_matter_fields(meta: dict) -> dict:
+    fields: dict = {}
+    title = meta.get("title")
+    if title is not None:
+        fields["title"] = str(title).strip()
+    for key in ("date", "published", "pubDate"):
+        if meta.get(key) not in (None, ""):
+            fields["published"] = parse_date(meta[key], key)
+            break
+    author = meta.get("author")
+    if isinstance(author, dict):
+        author = author.get("name")
+    if author:
+        fields["author"] = str(author).strip()
+    fields["categories"] = _string_list(meta.get("categories"), "categories")
+    fields["tags"] = _string_list(meta.get("tags"), "tags")
+    for key in ("url", "link", "permalink", "source_url"):
+        if isinstance(meta.get(key), str) and meta[key].strip():
+            fields["url"] = meta[key].strip()
+            break
+    return fields
+
+
+def _string_list(value: object, field: str) -> tuple[str, ...]:
+    """Hexo allows a list, a nested list (category hierarchies) or one string."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, (str, int, float)):
+        return (str(value).strip(),)
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            out.extend(_string_list(item, field))
+        return tuple(s for s in out if s)
+    raise ValueError(f"field '{field}': expected a list of names, got {type(value).__name__}")
+
+
+def _body_blocks(body: str) -> list[clean.Block]:
+    if _HTML_BLOCK.search(body):
+        return clean.html_to_blocks(body)
+    one_per_line = len(_CJK_CHAR.findall(body)) > len(body) * 0.2
+    renderer = _MARKDOWN_LINE_BREAKS if one_per_line else _MARKDOWN
+    return clean.html_to_blocks(renderer.render(body))
+
+
+def _html_page(text: str) -> tuple[dict, list[clean.Block]]:
+    soup = clean.parse_html(text)
+    fields: dict = {}
+
+    def meta(*names: str) -> str | None:
+        for name in names:
+            tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+            if tag and tag.get("content", "").strip():
+                return tag["content"].strip()
+        return None
+
+    h1 = soup.find("h1")
+    h1_text = clean.normalize_text(h1.get_text()) if h1 else ""
+    page_title = clean.normalize_text(soup.title.get_text()) if soup.title else ""
+    title = meta("og:title") or h1_text or _strip_site_suffix(page_title)
+    if title:
+        fields["title"] = title
+    published = meta("article:published_time", "pubdate", "publishdate", "date", "dc.date")
+    if published:
+        fields["published"] = parse_date(published, "article:published_time")
+    author = meta("author", "article:author", "og:site_name")
+    if author:
+        fields["author"] = author
+    keywords = meta("keywords", "news_keywords")
+    if keywords:
+        fields["tags"] = tuple(k.strip() for k in re.split(r"[,，;；]", keywords) if k.strip())
+    canonical = soup.find("link", rel="canonical")
+    url = meta("og:url") or (canonical.get("href") if canonical else None)
+    if url:
+        fields["url"] = url
+    main = _main_content(soup)
+    if h1 is not None and main is not None and h1 in main.descendants:
+        h1.decompose()
+    return fields, clean.html_to_blocks(main if main is not None else soup)
+
+
+def _strip_site_suffix(title: str) -> str:
+    parts = re.split(r"\s*(?:_|\s[-|–—]\s|\|)\s*", title)
+    return parts[0] if parts and parts[0] else title
+
+
+def _main_content(soup):
+    """The element holding the article text: <article> or <main>, else the element with
+    the most text directly in its <p> children (a readability-style choice)."""
+    for name in ("article", "main"):
+        found = soup.find(name)
+        if found is not None and len(found.get_text(strip=True)) > 50:
+            return found
+    best, best_score = None, 0
+    for p in soup.find_all("p"):
+        parent = p.parent
+        score = sum(len(c.get_text(strip=True)) for c in parent.find_all("p", recursive=False))
+        if score > best_score:
+            best, best_score = parent, score
+    return best if best is not None else soup.body
+
+
+def _build_article(fields: dict, blocks: list[clean.Block], digest: str, source_path: str, fallback_title: str) -> Article:
+    title = fields.get("title") or ""
+    original_title = None
+    reporter = None
+    kept: list[clean.Block] = []
+    for block in blocks:
+        text = block.text
+        match = rules.ORIGINAL_TITLE_PATTERN.match(text)
+        if match and original_title is None:
+            original_title = match.group("title")
+            continue
+        if any(p.search(text) for p in rules.JUNK_LINE_PATTERNS):
+            continue
+        byline = rules.BYLINE_PATTERN.match(text)
+        if byline and not block.heading:
+            reporter = reporter or text
+            continue
+        kept.append(block)
+    if original_title and (not title or is_mangled_title(title, original_title)):
+        title = original_title
+    title = title or fallback_title
+
+    items: list[tuple[str, str | None]] = []
+    section: str | None = None
+    for block in kept:
+        if block.heading:
+            if block.text != title:
+                section = block.text
+            continue
+        items.extend((piece, section) for piece in split_long(block.text))
+    article_id = digest[:ID_LENGTH]
+    paragraphs = tuple(
+        Paragraph(article_id=article_id, index=i, text=text, section=sec)
+        for i, (text, sec) in enumerate(merge_short(items))
+    )
+    if not paragraphs:
+        raise ValueError("no article text found (every block was empty or boilerplate)")
+    return Article(
+        id=article_id,
+        title=title,
+        source_path=source_path,
+        content_hash=digest,
+        paragraphs=paragraphs,
+        published=fields.get("published"),
+        author=fields.get("author"),
+        reporter=reporter,
+        categories=fields.get("categories", ()),
+        tags=fields.get("tags", ()),
+        url=fields.get("url"),
+        original_title=original_title,
+    )
+
+
+def is_mangled_title(title: str, original: str) -> bool:
+    """True when `title` is `original` with quotes or slashes replaced by placeholders
+    (`北京：打造共建_一带一路_高标准…` for `北京：打造共建“一带一路”高标准…`)."""
+    if title == original:
+        return False
+    pattern = "".join(_TITLE_PLACEHOLDERS.get(ch, re.escape(ch)) for ch in title)
+    return re.fullmatch(pattern, original) is not None

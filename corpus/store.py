@@ -1,0 +1,363 @@
+"""The SQLite store holding parsed articles and their paragraphs.
+
+One file (by default in the user's data directory) keeps everything, so the
+corpus survives between runs and can be shared by the CLI and the bot. Each
+article add or remove is one transaction: a crash or a bad article never
+leaves half an article behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+
+from corpus.errors import AmbiguousId, ArticleNotFound, StoreError
+from corpus.models import Article, ArticleSummary, Paragraph, StoreStats
+
+SCHEMA_VERSION = 1
+MIN_PREFIX = 4  # shorter prefixes match too much to be a safe way to name an article
+
+AddStatus = Literal["added", "unchanged", "replaced"]
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY,
+    title TEXT,
+    original_title TEXT,
+    published TEXT,
+    author TEXT,
+    reporter TEXT,
+    categories TEXT,
+    tags TEXT,
+    url TEXT,
+    source_path TEXT NOT NULL,
+    content_hash TEXT NOT NULL UNIQUE,
+    parser_version INTEGER NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE INDEX articles_source_path ON articles(source_path);
+-- AUTOINCREMENT: a pid is never reused, so a search index keyed by pid
+-- can never point at a different paragraph than the one it indexed.
+CREATE TABLE paragraphs (
+    pid INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    section TEXT,
+    text TEXT NOT NULL,
+    UNIQUE (article_id, idx)
+);
+"""
+
+# Summary columns plus a paragraph count computed in SQL, without loading paragraphs.
+_SUMMARY_SELECT = """
+SELECT a.id, a.title, a.published, a.author, a.source_path, a.added_at,
+       (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id)
+FROM articles a
+"""
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("articlebot")) / "articlebot.db"
+
+
+def resolve_db_path(cli_value: str | None, env: Mapping[str, str] | None = None) -> Path:
+    """The `--db` value, else $ARTICLEBOT_DB (when non-empty), else the default path."""
+    env = os.environ if env is None else env
+    if cli_value:
+        return Path(cli_value).expanduser()
+    if env.get("ARTICLEBOT_DB"):
+        return Path(env["ARTICLEBOT_DB"]).expanduser()
+    return default_db_path()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _summary(row: tuple) -> ArticleSummary:
+    id_, title, published, author, source_path, added_at, count = row
+    return ArticleSummary(
+        id=id_,
+        title=title,
+        published=_parse_time(published),
+        author=author,
+        paragraph_count=count,
+        source_path=source_path,
+        added_at=datetime.fromisoformat(added_at),
+    )
+
+
+class Store:
+    """An open articlebot store. Build it with `Store.open(path)` or `Store.memory()`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self._conn = conn
+        self.path = path
+
+    # --- opening -----------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Store:
+        """Open (creating when new) the store at `path`; any failure is a StoreError naming it."""
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise StoreError(f"cannot open store {p}: it is a directory")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise StoreError(f"cannot open store {p}: cannot create directory {p.parent} ({reason})") from exc
+        return cls._connect(str(p))
+
+    @classmethod
+    def memory(cls) -> Store:
+        """A throw-away store, for tests and one-off runs."""
+        return cls._connect(":memory:")
+
+    @classmethod
+    def _connect(cls, path: str) -> Store:
+        conn = None
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each
+            # article is exactly one transaction.
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")  # readers (the bot) don't block the writer
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, much faster
+            store = cls(conn, path)
+            store._ensure_schema()
+            return store
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            if "not a database" in str(exc):
+                raise StoreError(f"cannot open store {path}: it is not an SQLite database") from exc
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        except StoreError:  # foreign or newer schema
+            conn.close()
+            raise
+
+    def _ensure_schema(self) -> None:
+        """Create the schema in a new database; refuse foreign or newer ones."""
+        with self._transaction():
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not tables:
+                # Statement by statement: executescript() would COMMIT our transaction.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+                return
+            row = None
+            if "meta" in tables:
+                row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                raise StoreError(f"cannot open store {self.path}: it is an SQLite database but not an articlebot store")
+            version = int(row[0]) if str(row[0]).isdigit() else -1
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"cannot open store {self.path}: its schema version {version} is newer than "
+                    f"this articlebot supports ({SCHEMA_VERSION}); upgrade articlebot"
+                )
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"cannot open store {self.path}: unknown schema version {row[0]!r}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes the write lock up front, so the checks made
+        inside the transaction still hold when we write."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:  # SQLite may already have rolled back
+                self._conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """One transaction; SQLite failures become a StoreError (the store is as before)."""
+        try:
+            with self._transaction():
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {what} in store {self.path}: {exc}") from exc
+
+    # --- writing -----------------------------------------------------------
+
+    def add(self, article: Article, parser_version: int = 1) -> AddStatus:
+        """Store `article`; return what happened: "added", "unchanged" or "replaced".
+
+        - Same content already stored by the same or a newer parser: "unchanged",
+          nothing is written (re-adding a folder is cheap and idempotent).
+        - Same content stored by an older parser: re-parsed output replaces it.
+        - Different content at the same source_path: the file was edited, the old
+          article(s) at that path are replaced.
+        All in one transaction: on any error the store is left as it was and the
+        error propagates (SQLite errors as StoreError).
+        """
+        if article.published is not None and article.published.utcoffset() is None:
+            raise ValueError(f"{article.source_path}: published must be timezone-aware")
+        conn = self._conn
+        with self._writing(f"add article {article.id} ({article.source_path})"):
+            same = conn.execute(
+                "SELECT parser_version FROM articles WHERE content_hash = ?", (article.content_hash,)
+            ).fetchone()
+            if same is not None and same[0] >= parser_version:
+                return "unchanged"
+            if same is None and conn.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)).fetchone():
+                return "unchanged"  # id clash with other content: keep what is stored
+            deleted = conn.execute(
+                "DELETE FROM articles WHERE content_hash = ? OR source_path = ?",
+                (article.content_hash, article.source_path),
+            ).rowcount
+            self._insert(article, parser_version)
+            return "replaced" if deleted else "added"
+
+    def _insert(self, article: Article, parser_version: int) -> None:
+        self._conn.execute(
+            "INSERT INTO articles (id, title, original_title, published, author, reporter, categories,"
+            " tags, url, source_path, content_hash, parser_version, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.original_title,
+                article.published.isoformat() if article.published else None,
+                article.author,
+                article.reporter,
+                json.dumps(list(article.categories), ensure_ascii=False),
+                json.dumps(list(article.tags), ensure_ascii=False),
+                article.url,
+                article.source_path,
+                article.content_hash,
+                parser_version,
+                datetime.now(timezone.utc).isoformat(),
+            ),
+        )
+        self._conn.executemany(
+            "INSERT INTO paragraphs (article_id, idx, section, text) VALUES (?, ?, ?, ?)",
+            ((article.id, p.index, p.section, p.text) for p in article.paragraphs),
+        )
+
+    def remove(self, id_or_prefix: str) -> ArticleSummary:
+        """Delete an article and (by cascade) its paragraphs; return what was removed."""
+        with self._writing(f"remove article {id_or_prefix}"):
+            summary = self._summary_of(self.resolve_id(id_or_prefix))
+            self._conn.execute("DELETE FROM articles WHERE id = ?", (summary.id,))
+        return summary
+
+    # --- reading -----------------------------------------------------------
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id named by `id_or_prefix`: an exact id, else a unique prefix of >= 4 characters."""
+        key = id_or_prefix.strip()
+        if self._conn.execute("SELECT 1 FROM articles WHERE id = ?", (key,)).fetchone():
+            return key
+        if len(key) < MIN_PREFIX:
+            raise ArticleNotFound(f"no article with id '{key}' (an id prefix needs at least {MIN_PREFIX} characters)")
+        rows = self._conn.execute(
+            "SELECT id, title FROM articles WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id", (key,)
+        ).fetchall()
+        if not rows:
+            raise ArticleNotFound(f"no article with id '{key}'")
+        if len(rows) > 1:
+            shown = ", ".join(f"{id_} ({title})" for id_, title in rows[:10])
+            more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+            raise AmbiguousId(f"id prefix '{key}' matches {len(rows)} articles: {shown}{more}")
+        return rows[0][0]
+
+    def get(self, id_or_prefix: str) -> Article:
+        """The full article, paragraphs in index order."""
+        article_id = self.resolve_id(id_or_prefix)
+        row = self._conn.execute(
+            "SELECT id, title, original_title, published, author, reporter, categories, tags, url,"
+            " source_path, content_hash FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        paragraphs = tuple(
+            Paragraph(article_id=article_id, index=idx, text=text, section=section)
+            for idx, section, text in self._conn.execute(
+                "SELECT idx, section, text FROM paragraphs WHERE article_id = ? ORDER BY idx", (article_id,)
+            )
+        )
+        id_, title, original_title, published, author, reporter, categories, tags, url, source_path, content_hash = row
+        return Article(
+            id=id_,
+            title=title,
+            source_path=source_path,
+            content_hash=content_hash,
+            paragraphs=paragraphs,
+            published=_parse_time(published),
+            author=author,
+            reporter=reporter,
+            categories=tuple(json.loads(categories or "[]")),
+            tags=tuple(json.loads(tags or "[]")),
+            url=url,
+            original_title=original_title,
+        )
+
+    def _summary_of(self, article_id: str) -> ArticleSummary:
+        return _summary(self._conn.execute(_SUMMARY_SELECT + " WHERE a.id = ?", (article_id,)).fetchone())
+
+    def list_articles(self) -> list[ArticleSummary]:
+        """All articles, newest published first (undated last), then by title.
+
+        julianday() compares instants, so dates written with different UTC
+        offsets still sort correctly (plain text order would not).
+        """
+        rows = self._conn.execute(
+            _SUMMARY_SELECT + " ORDER BY a.published IS NULL, julianday(a.published) DESC, a.title, a.id"
+        )
+        return [_summary(r) for r in rows]
+
+    def stats(self) -> StoreStats:
+        articles = len(self)
+        paragraphs, characters = self._conn.execute(
+            "SELECT count(*), coalesce(sum(length(text)), 0) FROM paragraphs"
+        ).fetchone()
+        last = self._conn.execute(_SUMMARY_SELECT + " ORDER BY a.added_at DESC, a.rowid DESC LIMIT 1").fetchone()
+        return StoreStats(
+            articles=articles,
+            paragraphs=paragraphs,
+            characters=characters,
+            last_added=_summary(last) if last else None,
+            db_path=self.path,
+            schema_version=int(
+                self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+            ),
+        )
+
+    def __len__(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def is_empty(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
+
+    def iter_paragraphs(self) -> Iterator[tuple[int, Paragraph]]:
+        """Every paragraph with its stable pid, in pid order (for building a search index)."""
+        rows = self._conn.execute("SELECT pid, article_id, idx, section, text FROM paragraphs ORDER BY pid")
+        for pid, article_id, idx, section, text in rows:
+            yield pid, Paragraph(article_id=article_id, index=idx, text=text, section=section)
