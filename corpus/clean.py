@@ -115,7 +115,7 @@ class _LineCollector:
         """Add preformatted text (code) as one block, keeping its line breaks."""
         self.flush()
         lines = [line.rstrip() for line in text.translate(_INVISIBLE).split("\n")]
-        text = "\n".join(lines).strip("\n")
+        text = "\n".join(lines).strip()
         if text.strip():
             self.blocks.append(Block(text))
 
