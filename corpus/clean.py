@@ -13,13 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import soupsieve
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 
 from corpus import rules
 
-# lxml is about 2x faster than html.parser on our corpus and recovers from broken
-# markup the same way browsers do (see bench/bench_parsers.py).
+# lxml and html.parser give identical paragraphs on the shared corpus and run at about
+# the same speed there (bench/bench_ingest.py); lxml is kept because it recovers from
+# broken markup (unclosed tags, stray </p>) the way browsers do and stays fast on large pages.
 HTML_PARSER = "lxml"
 
 BLOCK_TAGS = frozenset(
@@ -36,6 +38,8 @@ _SKIPPED_STRINGS = (Comment, Doctype, Declaration, ProcessingInstruction, CData)
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _NEWLINE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])")
 _WHITESPACE_RUN = re.compile(r"\s+")
+# All selector rules in one compiled selector: one walk of the tree instead of one per rule.
+_DROP_SELECTOR = soupsieve.compile(", ".join(rules.DROP_SELECTORS))
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
@@ -81,8 +85,8 @@ def remove_boilerplate(root: Tag) -> None:
         node.extract()
     for tag in root.find_all(rules.DROP_TAGS):
         tag.decompose()
-    for selector in rules.DROP_SELECTORS:
-        for tag in root.select(selector):
+    for tag in _DROP_SELECTOR.select(root):
+        if not tag.decomposed:
             tag.decompose()
     for tag in root.find_all(rules.BLOCK_TAGS_DROPPABLE_BY_CLASS):
         if tag.decomposed:
@@ -106,10 +110,10 @@ class _LineCollector:
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self._pieces: list[tuple[str, bool]] = []  # (raw text, is bold)
-        self._heading_depth = 0
+        self.heading_depth = 0
 
     def add(self, text: str, bold: bool) -> None:
-        self._pieces.append((text, bold or self._heading_depth > 0))
+        self._pieces.append((text, bold or self.heading_depth > 0))
 
     def add_block(self, text: str) -> None:
         """Add preformatted text (code) as one block, keeping its line breaks."""
@@ -141,38 +145,50 @@ def _is_data_row(row: Tag) -> bool:
     )
 
 
-def _walk(node: Tag, out: _LineCollector, bold: bool) -> None:
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if not isinstance(child, _SKIPPED_STRINGS):
-                out.add(str(child), bold)
+def _walk(root: Tag, out: _LineCollector) -> None:
+    """Visit the tree in document order with an explicit stack (no recursion, so a page
+    with thousands of unclosed nested tags cannot overflow Python's stack)."""
+    stack: list[tuple[str, object, bool]] = [("visit", c, False) for c in reversed(root.contents)]
+
+    def push_children(tag: Tag, bold: bool) -> None:
+        stack.extend(("visit", c, bold) for c in reversed(tag.contents))
+
+    while stack:
+        op, node, bold = stack.pop()
+        if op == "end_block":
+            out.flush()
             continue
-        if not isinstance(child, Tag):
+        if op == "end_heading":
+            out.heading_depth -= 1
+            out.flush(heading=True)
             continue
-        name = child.name
+        if isinstance(node, NavigableString):
+            if not isinstance(node, _SKIPPED_STRINGS):
+                out.add(str(node), bold)
+            continue
+        if not isinstance(node, Tag):
+            continue
+        name = node.name
         if name == "br":
             out.flush()
         elif name == "pre":
-            out.add_block(child.get_text())
-        elif name == "tr" and _is_data_row(child):
+            out.add_block(node.get_text())
+        elif name == "tr" and _is_data_row(node):
             out.flush()
-            cells = child.find_all(["td", "th"], recursive=False)
+            cells = node.find_all(["td", "th"], recursive=False)
             out.add(" | ".join(normalize_text(c.get_text()) for c in cells), False)
             out.flush()
         elif name in rules.HEADING_TAGS:
             out.flush()
-            out._heading_depth += 1
-            _walk(child, out, bold)
-            out._heading_depth -= 1
-            out.flush(heading=True)
+            out.heading_depth += 1
+            stack.append(("end_heading", None, bold))
+            push_children(node, bold)
         elif name in BLOCK_TAGS:
             out.flush()
-            _walk(child, out, bold)
-            out.flush()
-        elif name == "img":
-            continue
-        else:
-            _walk(child, out, bold or _is_bold(child))
+            stack.append(("end_block", None, bold))
+            push_children(node, bold)
+        elif name != "img":
+            push_children(node, bold or _is_bold(node))
 
 
 def parse_html(html: str) -> BeautifulSoup:
@@ -184,6 +200,6 @@ def html_to_blocks(html: str | Tag) -> list[Block]:
     root = parse_html(html) if isinstance(html, str) else html
     remove_boilerplate(root)
     out = _LineCollector()
-    _walk(root, out, False)
+    _walk(root, out)
     out.flush()
     return out.blocks

@@ -34,10 +34,12 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
                 raise UndecodableError(f"invalid {encoding} after its byte-order mark ({exc.reason})")
     if b"\x00" in data:
         raise UndecodableError("binary file (contains NUL bytes)")
+    # Valid UTF-8 wins even over a declared charset: declarations are often wrong, and
+    # text in a legacy encoding is almost never valid UTF-8 by accident.
     candidates = list(_FALLBACKS)
     declared = _declared_charset(data)
     if declared:
-        candidates.insert(0, declared)
+        candidates.insert(1, declared)
     for encoding in candidates:
         try:
             return _checked(data.decode(encoding), encoding)

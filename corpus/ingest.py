@@ -46,12 +46,16 @@ def iter_article_files(paths: Iterable[str | os.PathLike], report: AddReport) ->
                 for name in sorted(files):
                     if name.startswith("."):
                         continue
-                    if Path(name).suffix.lower() in ARTICLE_SUFFIXES:
-                        yield Path(root) / name
+                    file = Path(root) / name
+                    # is_file() leaves out pipes and sockets, which would block a read
+                    if Path(name).suffix.lower() in ARTICLE_SUFFIXES and file.is_file():
+                        yield file
                     else:
                         report.skipped += 1
         elif path.is_file():
             yield path
+        elif path.exists():
+            report.failed.append({"path": str(path), "error": "not a regular file"})
         else:
             report.failed.append({"path": str(path), "error": "no such file or directory"})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -31,13 +32,22 @@ PARSER_VERSION = 1
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 ID_LENGTH = 12
 
+# A whole page: optional XML declaration and comments (browsers write
+# "<!-- saved from url=... -->" when saving a page), then a doctype or <html>.
+_HTML_PAGE = re.compile(r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype html|<html\b)", re.I | re.S)
 _HTML_BLOCK = re.compile(r"<(p|div|br|table|li|ul|ol|h[1-6]|section|article|blockquote|pre|body|html)\b", re.I)
-_HTML_PAGE = re.compile(r"\A\s*(<!doctype html|<html\b|<\?xml[^>]*>\s*<html\b)", re.I)
+# Lines that only markdown writes: headings, list items, fences, bold, links, images.
+_MARKDOWN_SYNTAX = re.compile(
+    r"^(?:#{1,6}[ \t]|[ \t]{0,3}(?:[-*+]|\d{1,3}[.)])[ \t]+\S|```|~~~)|\*\*[^*\n]+\*\*|!?\[[^\]\n]+\]\([^)\n]+\)",
+    re.M,
+)
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 # Chinese text files put one paragraph per line, so there a single line break separates
 # paragraphs ("breaks"); in Latin text it only wraps lines.
-_MARKDOWN = MarkdownIt("commonmark", {"html": True})
-_MARKDOWN_LINE_BREAKS = MarkdownIt("commonmark", {"html": True, "breaks": True})
+# Indented code blocks are off: feed bodies indent raw HTML and plain-text files indent
+# paragraphs, and neither is code (fenced code still is).
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).disable("code")
+_MARKDOWN_LINE_BREAKS = MarkdownIt("commonmark", {"html": True, "breaks": True}).disable("code")
 # Characters a Hexo feed script put in place of quotes and slashes in titles.
 _TITLE_PLACEHOLDERS = {"_": r".{1,2}", '"': r"[\"“”「」『』]", "'": r"['‘’]"}
 
@@ -51,7 +61,10 @@ def parse_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> A
     path = Path(path)
     shown = str(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ParseError(shown, "not a regular file")
+        size = info.st_size
         if size > max_bytes:
             raise ParseError(shown, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
         data = path.read_bytes()
@@ -68,6 +81,8 @@ def parse_bytes(data: bytes, source_path: str, shown_path: str | None = None) ->
         text, _encoding = decode_bytes(data)
     except UndecodableError as exc:
         raise ParseError(shown, str(exc)) from None
+    if not text.strip():
+        raise ParseError(shown, "file is empty")
     digest = content_hash(data)
     try:
         return _parse_text(text, digest, source_path)
@@ -131,7 +146,13 @@ def _string_list(value: object, field: str) -> tuple[str, ...]:
 
 
 def _body_blocks(body: str) -> list[clean.Block]:
-    if _HTML_BLOCK.search(body):
+    """Clean a front-matter body or a text file.
+
+    An HTML body is cleaned as HTML: rendering it as markdown would break raw HTML that
+    has blank lines inside (a <pre> with an empty line). Anything with markdown syntax
+    is rendered as markdown with raw HTML passed through, as Hexo and Jekyll do.
+    """
+    if _HTML_BLOCK.search(body) and not _MARKDOWN_SYNTAX.search(body):
         return clean.html_to_blocks(body)
     one_per_line = len(_CJK_CHAR.findall(body)) > len(body) * 0.2
     renderer = _MARKDOWN_LINE_BREAKS if one_per_line else _MARKDOWN

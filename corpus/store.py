@@ -214,7 +214,8 @@ class Store:
           nothing is written (re-adding a folder is cheap and idempotent).
         - Same content stored by an older parser: re-parsed output replaces it.
         - Different content at the same source_path: the file was edited, the old
-          article(s) at that path are replaced.
+          article(s) at that path are replaced (also when the new content is already
+          stored under another path: then only the stale article goes).
         All in one transaction: on any error the store is left as it was and the
         error propagates (SQLite errors as StoreError).
         """
@@ -226,7 +227,13 @@ class Store:
                 "SELECT parser_version FROM articles WHERE content_hash = ?", (article.content_hash,)
             ).fetchone()
             if same is not None and same[0] >= parser_version:
-                return "unchanged"
+                # The content is stored (maybe under another path); a different, older
+                # article still recorded at this path is now stale: the file was overwritten.
+                stale = conn.execute(
+                    "DELETE FROM articles WHERE source_path = ? AND content_hash != ?",
+                    (article.source_path, article.content_hash),
+                ).rowcount
+                return "replaced" if stale else "unchanged"
             if same is None and conn.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)).fetchone():
                 return "unchanged"  # id clash with other content: keep what is stored
             deleted = conn.execute(
