@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -159,6 +160,9 @@ class Store:
                 self._conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+                # Identifies this store, so an index saved beside it is never applied to
+                # another store that reuses the same path (paragraph ids restart there).
+                self._conn.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
                 return
             row = None
             if "meta" in tables:
@@ -368,3 +372,45 @@ class Store:
         rows = self._conn.execute("SELECT pid, article_id, idx, section, text FROM paragraphs ORDER BY pid")
         for pid, article_id, idx, section, text in rows:
             yield pid, Paragraph(article_id=article_id, index=idx, text=text, section=section)
+
+    # --- for the search index ----------------------------------------------------
+
+    def paragraphs_after(self, pid: int) -> Iterator[tuple[int, str]]:
+        """(pid, text) of every paragraph whose pid is above `pid`, in pid order.
+
+        pids only grow (AUTOINCREMENT), so this is exactly what an index built up to
+        `pid` lacks."""
+        yield from self._conn.execute("SELECT pid, text FROM paragraphs WHERE pid > ? ORDER BY pid", (pid,))
+
+    @property
+    def store_id(self) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        return row[0] if row else ""
+
+    def paragraph_count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
+
+    def paragraph_pids(self) -> list[int]:
+        return [row[0] for row in self._conn.execute("SELECT pid FROM paragraphs ORDER BY pid")]
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """Changes whenever paragraphs are added or removed, by this or another process."""
+        count, top = self._conn.execute("SELECT count(*), coalesce(max(pid), 0) FROM paragraphs").fetchone()
+        return self._conn.execute("PRAGMA data_version").fetchone()[0], count, top
+
+    def paragraphs_by_pid(self, pids: list[int]) -> dict[int, tuple[Paragraph, ArticleSummary]]:
+        """The paragraphs with these pids and a summary of their articles (missing pids left out)."""
+        found: dict[int, tuple[Paragraph, ArticleSummary]] = {}
+        summaries: dict[str, ArticleSummary] = {}
+        for start in range(0, len(pids), 500):  # stay under SQLite's host-parameter limit
+            chunk = pids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT pid, article_id, idx, section, text FROM paragraphs WHERE pid IN ({marks})", chunk
+            ).fetchall()
+            for pid, article_id, idx, section, text in rows:
+                if article_id not in summaries:
+                    summaries[article_id] = self._summary_of(article_id)
+                paragraph = Paragraph(article_id=article_id, index=idx, text=text, section=section)
+                found[pid] = (paragraph, summaries[article_id])
+        return found

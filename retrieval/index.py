@@ -1,0 +1,284 @@
+"""The BM25 index: segments plus exact global statistics, saved in a versioned format.
+
+Adding paragraphs writes a new small segment; removing marks documents deleted. The
+global statistics (N, total length, document frequency of every term) are kept exact
+on every change, so scores always equal those of a full rebuild (tests assert that).
+When there are too many segments or too many deleted documents they are merged into
+one, from their postings (no re-tokenising).
+
+On disk (format version FORMAT_VERSION), a directory:
+    manifest.json               format, version, tokenizer fingerprint, segments, counts
+    vocab_hash.npy vocab_df.npy  global document frequencies (sorted by term hash)
+    seg-NNNNNN/*.npy            one directory per segment (see segment.py)
+    seg-NNNNNN.deleted-G.npy    the deleted mask of a segment, as of generation G
+The manifest is replaced atomically last, so a reader sees either the old or the new
+index, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from retrieval import bm25
+from retrieval.bm25 import BM25Params
+from retrieval.segment import Segment, hash_terms, merge
+
+FORMAT_NAME = "articlebot-bm25-index"
+FORMAT_VERSION = 1
+MAX_SEGMENTS = 8  # merge when more
+MAX_DELETED_FRACTION = 0.2  # merge when more of the documents are deleted
+
+
+class IndexFormatError(Exception):
+    """The files on disk are not an index this version can read (older format, damage)."""
+
+
+@dataclass
+class Index:
+    fingerprint: str = ""  # of the tokenizer that produced the terms
+    segments: list[Segment] = field(default_factory=list)
+    vocab_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    vocab_df: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_docs: int = 0
+    total_length: int = 0
+    generation: int = 0  # bumped on every change; names the files of a save
+    _floor_cache: dict = field(default_factory=dict, repr=False)
+
+    # --- statistics -----------------------------------------------------------------
+
+    @property
+    def avgdl(self) -> float:
+        return self.total_length / self.n_docs if self.n_docs else 0.0
+
+    def df(self, hashes: np.ndarray) -> np.ndarray:
+        """Document frequency of each term hash (0 for terms not in the index)."""
+        if not len(self.vocab_hash):
+            return np.zeros(len(hashes), np.int64)
+        i = np.searchsorted(self.vocab_hash, hashes)
+        i[i == len(self.vocab_hash)] = 0
+        return np.where(self.vocab_hash[i] == hashes, self.vocab_df[i], 0)
+
+    def idf_floor(self, epsilon: float) -> float:
+        key = (self.generation, epsilon)
+        if key not in self._floor_cache:
+            self._floor_cache.clear()
+            self._floor_cache[key] = bm25.idf_floor(self.vocab_df, self.n_docs, epsilon)
+        return self._floor_cache[key]
+
+    def pids(self) -> np.ndarray:
+        """Paragraph ids of every live document, ascending."""
+        parts = [s.doc_pid[~s.deleted] for s in self.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    def max_pid(self) -> int:
+        return max((int(s.doc_pid.max()) for s in self.segments if s.n_docs), default=0)
+
+    # --- changes --------------------------------------------------------------------
+
+    def add(self, pids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> None:
+        if not len(pids):
+            return
+        segment = Segment.build(pids, token_lists)
+        self.segments.append(segment)
+        hashes, df = segment.live_df()
+        self._update_df(hashes, df)
+        self.n_docs += segment.n_docs
+        self.total_length += int(segment.doc_len.sum(dtype=np.int64))
+        self._changed()
+
+    def delete(self, pids: Sequence[int] | np.ndarray) -> int:
+        """Mark the documents of these paragraph ids deleted; return how many were live."""
+        pids = np.asarray(pids, dtype=np.int64)
+        removed = 0
+        for segment in self.segments:
+            local = np.flatnonzero(np.isin(segment.doc_pid, pids) & ~segment.deleted)
+            if not len(local):
+                continue
+            hashes, counts = np.unique(segment.terms_of(local), return_counts=True)
+            self._update_df(hashes, -counts)
+            segment.deleted = segment.deleted.copy()
+            segment.deleted[local] = True
+            self.n_docs -= len(local)
+            self.total_length -= int(segment.doc_len[local].sum(dtype=np.int64))
+            removed += len(local)
+        if removed:
+            self._changed()
+        return removed
+
+    def needs_merge(self) -> bool:
+        total = sum(s.n_docs for s in self.segments)
+        deleted = total - self.n_docs
+        return len(self.segments) > MAX_SEGMENTS or (total and deleted / total > MAX_DELETED_FRACTION)
+
+    def merge(self) -> None:
+        """Fold all segments into one (global statistics do not change)."""
+        self.segments = [merge(self.segments)] if self.segments else []
+        self._changed()
+
+    def _update_df(self, hashes: np.ndarray, delta: np.ndarray) -> None:
+        all_hashes = np.concatenate([self.vocab_hash, hashes.astype(np.uint64)])
+        all_df = np.concatenate([self.vocab_df, np.asarray(delta, dtype=np.int64)])
+        merged, inverse = np.unique(all_hashes, return_inverse=True)
+        df = np.bincount(inverse, weights=all_df, minlength=len(merged)).astype(np.int64)
+        keep = df > 0
+        self.vocab_hash, self.vocab_df = merged[keep], df[keep]
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._floor_cache.clear()
+
+    # --- scoring --------------------------------------------------------------------
+
+    def score(self, query_terms: Sequence[str], params: BM25Params = BM25Params()) -> tuple[np.ndarray, np.ndarray]:
+        """(pids, scores) of every live document holding at least one query term.
+
+        Query terms are counted with repeats, as rank_bm25 counts them.
+        """
+        if not self.n_docs or not query_terms:
+            return np.zeros(0, np.int64), np.zeros(0)
+        terms, counts = np.unique(np.asarray(list(query_terms), dtype=object), return_counts=True)
+        hashes = hash_terms(terms)
+        df = self.df(hashes)
+        idf = bm25.floored_idf(df, self.n_docs, self.idf_floor(params.epsilon))
+        avgdl = self.avgdl
+        all_pids, all_scores = [], []
+        for segment in self.segments:
+            scores = None
+            for h, weight, present in zip(hashes, idf * counts, df > 0):
+                if not present:
+                    continue
+                found = segment.postings(int(h))
+                if found is None:
+                    continue
+                docs, tfs = found
+                if scores is None:
+                    scores = np.zeros(segment.n_docs)
+                    matched = np.zeros(segment.n_docs, dtype=bool)
+                norm = bm25.length_norm(segment.doc_len[docs], avgdl, params)
+                scores[docs] += weight * bm25.term_weight(tfs, norm, params)
+                matched[docs] = True
+            if scores is None:
+                continue
+            hit = np.flatnonzero(matched & ~segment.deleted)
+            all_pids.append(segment.doc_pid[hit])
+            all_scores.append(scores[hit])
+        if not all_pids:
+            return np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(all_pids), np.concatenate(all_scores)
+
+    def top(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> list[tuple[int, float]]:
+        """The k best (pid, score), by score descending, ties broken by smaller pid."""
+        pids, scores = self.score(query_terms, params)
+        return top_k(pids, scores, k)
+
+    # --- persistence ----------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Write the index; unchanged segments are not rewritten. Callers hold a lock."""
+        directory.mkdir(parents=True, exist_ok=True)
+        entries = []
+        for i, segment in enumerate(self.segments):
+            if segment.name is None or not (directory / segment.name).is_dir():
+                segment.name = f"seg-{self.generation:06d}-{i:03d}"
+                segment.save(directory / segment.name)
+            deleted = None
+            if segment.deleted.any():
+                deleted = f"{segment.name}.deleted-{self.generation:06d}.npy"
+                segment.save_deleted(directory / deleted)
+            entries.append({"name": segment.name, "deleted": deleted, "docs": segment.n_docs})
+        np.save(directory / f"vocab_hash-{self.generation:06d}.npy", self.vocab_hash, allow_pickle=False)
+        np.save(directory / f"vocab_df-{self.generation:06d}.npy", self.vocab_df, allow_pickle=False)
+        new_manifest = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            "generation": self.generation,
+            "n_docs": self.n_docs,
+            "total_length": self.total_length,
+            "segments": entries,
+        }
+        tmp = directory / "manifest.json.tmp"
+        tmp.write_text(json.dumps(new_manifest, indent=1))
+        os.replace(tmp, directory / "manifest.json")
+        _remove_unreferenced(directory, new_manifest)
+
+    @classmethod
+    def load(cls, directory: Path) -> "Index":
+        manifest = _read_manifest(directory)
+        gen = manifest["generation"]
+        try:
+            segments = [
+                Segment.load(directory / e["name"], directory / e["deleted"] if e["deleted"] else None)
+                for e in manifest["segments"]
+            ]
+            index = cls(
+                fingerprint=manifest["fingerprint"],
+                segments=segments,
+                vocab_hash=np.load(directory / f"vocab_hash-{gen:06d}.npy", allow_pickle=False),
+                vocab_df=np.load(directory / f"vocab_df-{gen:06d}.npy", allow_pickle=False),
+                n_docs=manifest["n_docs"],
+                total_length=manifest["total_length"],
+                generation=gen,
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexFormatError(f"index at {directory} is damaged ({exc})") from None
+        return index
+
+
+def top_k(pids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Best k by score descending, then pid ascending, without sorting every score."""
+    if k <= 0 or not len(pids):
+        return []
+    if len(pids) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = scores >= kth  # all ties with the k-th score, so the pid tie-break is exact
+        pids, scores = pids[keep], scores[keep]
+    order = np.lexsort((pids, -scores))[:k]
+    return [(int(pids[i]), float(scores[i])) for i in order]
+
+
+def read_manifest_version(directory: Path) -> int | None:
+    try:
+        data = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("version") if isinstance(data, dict) else None
+
+
+def _read_manifest(directory: Path) -> dict:
+    try:
+        data = json.loads((directory / "manifest.json").read_text())
+    except OSError as exc:
+        raise IndexFormatError(f"no index at {directory} ({exc.strerror})") from None
+    except ValueError:
+        raise IndexFormatError(f"index manifest at {directory} is not valid JSON") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise IndexFormatError(f"{directory} does not hold an articlebot index")
+    if data.get("version") != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"index at {directory} has format version {data.get('version')}, this articlebot reads {FORMAT_VERSION}"
+        )
+    return data
+
+
+def _remove_unreferenced(directory: Path, manifest: dict) -> None:
+    """Delete files of older generations that the new manifest no longer names."""
+    gen = manifest["generation"]
+    keep = {"manifest.json", f"vocab_hash-{gen:06d}.npy", f"vocab_df-{gen:06d}.npy"}
+    for entry in manifest["segments"]:
+        keep.add(entry["name"])
+        if entry["deleted"]:
+            keep.add(entry["deleted"])
+    for path in directory.iterdir():
+        if path.name not in keep and path.name != ".lock":
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)

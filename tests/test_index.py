@@ -1,0 +1,147 @@
+"""The index: incremental changes equal a full rebuild, persistence, format versions."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from retrieval.index import FORMAT_VERSION, Index, IndexFormatError
+
+
+def corpus(seed, n=200, vocab=40):
+    rng = random.Random(seed)
+    return [[f"t{int(rng.paretovariate(1.2)) % vocab}" for _ in range(rng.randint(0, 20))] for _ in range(n)]
+
+
+def scores_by_pid(index, query):
+    pids, scores = index.score(query)
+    return dict(zip(pids.tolist(), scores.tolist()))
+
+
+QUERIES = [["t0"], ["t1", "t2"], ["t3", "t3", "t9"], ["t39"], ["t5", "t0", "t1"]]
+
+
+def assert_equal_to_rebuild(index, live):
+    """`live`: {pid: tokens} that the index should hold."""
+    pids = sorted(live)
+    rebuilt = Index()
+    rebuilt.add(pids, [live[p] for p in pids])
+    assert index.n_docs == rebuilt.n_docs
+    assert index.total_length == rebuilt.total_length
+    assert np.array_equal(index.vocab_hash, rebuilt.vocab_hash)
+    assert np.array_equal(index.vocab_df, rebuilt.vocab_df)
+    assert np.array_equal(index.pids(), np.array(pids))
+    for q in QUERIES:
+        a, b = scores_by_pid(index, q), scores_by_pid(rebuilt, q)
+        assert a.keys() == b.keys()
+        for pid in a:
+            assert a[pid] == pytest.approx(b[pid], rel=1e-12, abs=1e-15)
+
+
+def test_adds_in_batches_equal_one_build():
+    docs = corpus(1)
+    index = Index()
+    for start in range(0, len(docs), 37):
+        batch = docs[start : start + 37]
+        index.add(list(range(start + 1, start + 1 + len(batch))), batch)
+    assert len(index.segments) > 1
+    assert_equal_to_rebuild(index, {i + 1: d for i, d in enumerate(docs)})
+
+
+def test_deletes_and_adds_equal_rebuild_then_merge_keeps_it():
+    docs = corpus(2)
+    live = {i + 1: d for i, d in enumerate(docs)}
+    index = Index()
+    index.add(list(live), list(live.values()))
+    rng = random.Random(3)
+    gone = rng.sample(sorted(live), 60)
+    assert index.delete(gone) == 60
+    for pid in gone:
+        del live[pid]
+    assert index.delete(gone) == 0  # already deleted
+    extra = corpus(4, n=30)
+    new_pids = list(range(1000, 1030))
+    index.add(new_pids, extra)
+    live.update(zip(new_pids, extra))
+    assert_equal_to_rebuild(index, live)
+    assert index.needs_merge()  # 60 of 230 deleted
+    index.merge()
+    assert len(index.segments) == 1
+    assert_equal_to_rebuild(index, live)
+
+
+def test_deleting_everything_leaves_an_empty_index():
+    index = Index()
+    index.add([1, 2], [["a"], ["b", "a"]])
+    index.delete([1, 2])
+    assert index.n_docs == 0 and len(index.vocab_hash) == 0
+    assert index.top(["a"], k=3) == []
+
+
+def test_save_and_load_round_trip(tmp_path):
+    docs = corpus(5)
+    index = Index(fingerprint="tok-1")
+    index.add(list(range(1, 101)), docs[:100])
+    index.add(list(range(101, 201)), docs[100:])
+    index.delete([3, 150])
+    index.save(tmp_path / "idx")
+    loaded = Index.load(tmp_path / "idx")
+    assert loaded.fingerprint == "tok-1"
+    assert loaded.generation == index.generation
+    for q in QUERIES:
+        assert scores_by_pid(loaded, q) == scores_by_pid(index, q)
+    # arrays are memory-mapped, not read into memory
+    assert isinstance(loaded.segments[0].post_doc, np.memmap)
+    # and a loaded index keeps changing correctly
+    loaded.add([500], [["t1", "t2"]])
+    live = {i + 1: d for i, d in enumerate(docs) if i + 1 not in (3, 150)}
+    live[500] = ["t1", "t2"]
+    assert_equal_to_rebuild(loaded, live)
+
+
+def test_save_writes_no_pickle_and_cleans_old_generations(tmp_path):
+    index = Index()
+    index.add([1, 2], [["a"], ["b"]])
+    index.save(tmp_path)
+    index.add([3], [["c"]])
+    index.save(tmp_path)
+    index.merge()
+    index.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["version"] == FORMAT_VERSION and len(manifest["segments"]) == 1
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {"manifest.json", manifest["segments"][0]["name"],
+                     f"vocab_hash-{index.generation:06d}.npy", f"vocab_df-{index.generation:06d}.npy"}
+    for npy in tmp_path.rglob("*.npy"):
+        np.load(npy, allow_pickle=False)  # raises if any array needed pickle
+
+
+def test_older_format_version_is_a_clear_error(tmp_path):
+    index = Index()
+    index.add([1], [["a"]])
+    index.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["version"] = FORMAT_VERSION - 1
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="format version"):
+        Index.load(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["not json", '{"format": "something-else", "version": 1}', "[]"])
+def test_foreign_or_broken_manifest_is_a_clear_error(tmp_path, content):
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(IndexFormatError):
+        Index.load(tmp_path)
+
+
+def test_missing_segment_files_are_a_clear_error(tmp_path):
+    index = Index()
+    index.add([1], [["a"]])
+    index.save(tmp_path)
+    name = json.loads((tmp_path / "manifest.json").read_text())["segments"][0]["name"]
+    (tmp_path / name / "post_doc.npy").unlink()
+    with pytest.raises(IndexFormatError, match="damaged"):
+        Index.load(tmp_path)
