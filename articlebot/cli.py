@@ -117,6 +117,8 @@ def add(paths: tuple[Path, ...], max_size: float, db: str | None, as_json: bool)
 
     with open_store(db) as store:
         report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress)
+        if report.added or report.replaced:
+            update_index(store)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -194,6 +196,7 @@ def remove(article_id: str, db: str | None, as_json: bool) -> None:
     """Remove an article and its paragraphs from the store."""
     with open_store(db) as store:
         removed = store.remove(article_id)
+        update_index(store)
     if as_json:
         print_json({"removed": removed.to_dict()})
     else:
@@ -220,6 +223,124 @@ def stats(db: str | None, as_json: bool) -> None:
         click.echo(f"last added: {last.id}  {last.title}  ({last.added_at:%Y-%m-%d %H:%M} UTC)")
     else:
         click.echo("The store is empty: add articles with `articlebot add PATH`.")
+
+
+@cli.command(name="tokenize")
+@click.argument("text", required=False)
+@click.option("--file", "file", metavar="FILE", help="Tokenize each line of FILE (UTF-8; - reads stdin) instead of TEXT.")
+@click.option(
+    "--mode",
+    type=click.Choice(["search", "precise"]),
+    default="search",
+    show_default=True,
+    help="search: also the sub-words of long words; precise: jieba's plain cut.",
+)
+@click.option("--no-hmm", is_flag=True, help="Do not guess unknown words (names) with jieba's HMM.")
+@click.option("--no-stopwords", is_flag=True, help="Keep the words of the stop-word list.")
+@click.option("--user-dict", metavar="PATH", help="jieba user dictionary: 'word [freq] [tag]' per line.")
+@json_option
+@user_errors
+def tokenize_cmd(
+    text: str | None, file: str | None, mode: str, no_hmm: bool, no_stopwords: bool, user_dict: str | None, as_json: bool
+) -> None:
+    """Show the tokens that indexing and questions use for TEXT, or for each line of --file.
+
+    Tokens are normalised (NFKC, lowercase); punctuation and stop words are dropped.
+    --json prints {"text", "tokens", "spans": [[start, end], ...]} on one line per text.
+    """
+    # Imported here: jieba takes a noticeable time to import, and other commands never need it.
+    from retrieval.tokenize import Tokenizer, TokenizerConfig, TokenizerError
+
+    if (text is None) == (file is None):
+        raise click.UsageError("give either TEXT or --file FILE")
+
+    def lines() -> Iterator[str]:
+        try:  # "-" is stdin, which click leaves open
+            stream = click.open_file(file, encoding="utf-8-sig")
+        except OSError as exc:
+            raise TokenizerError(f"cannot read {file}: {exc.strerror or exc}") from None
+        with stream:
+            try:
+                for line in stream:
+                    yield line.rstrip("\n")
+            except UnicodeDecodeError:
+                raise TokenizerError(f"{'stdin' if file == '-' else file} is not UTF-8 text") from None
+
+    config = TokenizerConfig(mode=mode, hmm=not no_hmm, stopwords=not no_stopwords, user_dict=user_dict)
+    tokenizer = Tokenizer(config)
+    for line in [text] if file is None else lines():
+        spans = tokenizer.spans(line)
+        if as_json:
+            record = {"text": line, "tokens": [t.term for t in spans], "spans": [[t.start, t.end] for t in spans]}
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(" / ".join(t.term for t in spans))
+
+
+def make_searcher(store: Store, k1: float, b: float):
+    # Imported here: jieba and numpy take a noticeable time to import; list/show never need them.
+    from retrieval.bm25 import BM25Params
+    from retrieval.search import SearchConfig, Searcher
+
+    return Searcher(store, SearchConfig(bm25=BM25Params(k1=k1, b=b)))
+
+
+def update_index(store: Store) -> None:
+    """Bring the search index beside the store up to date (only new or removed paragraphs)."""
+    from retrieval.search import Searcher
+
+    report = Searcher(store).last_refresh
+    if report.rebuilt:
+        click.echo(f"Rebuilt the search index: {report.reason}.", err=True)
+
+
+def render_hit(rank: int, hit) -> str:
+    text = hit.text
+    marked, last = [], 0
+    for start, end in hit.highlights:
+        marked += [text[last:start], click.style(text[start:end], bold=True, fg="red")]
+        last = end
+    marked.append(text[last:])
+    where = f" · {hit.section}" if hit.section else ""
+    date = f" · {hit.published:%Y-%m-%d}" if hit.published else ""
+    head = click.style(f"{rank}. {hit.title}", bold=True) + f"{where}{date}  [{hit.docid} score {hit.score:.2f}]"
+    return head + "\n   " + "".join(marked)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--queries", "queries_file", metavar="FILE", help="Answer each line of FILE (- for stdin); prints JSON lines with --json.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many paragraphs.")
+@click.option("--per-article", type=click.IntRange(min=0), default=2, show_default=True, help="At most this many paragraphs per article (0: no limit).")
+@click.option("--k1", type=click.FloatRange(min=0), default=1.5, show_default=True, help="BM25 term-frequency saturation.")
+@click.option("--b", "b", type=click.FloatRange(0, 1), default=0.75, show_default=True, help="BM25 length normalisation.")
+@db_option
+@json_option
+@user_errors
+def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
+    """The paragraphs that best answer QUERY (BM25 over jieba tokens)."""
+    if (query is None) == (queries_file is None):
+        raise click.UsageError("give either QUERY or --queries FILE")
+    with open_corpus(db) as store:
+        searcher = make_searcher(store, k1, b)
+        limit = per_article or None
+        if queries_file is None:
+            hits = searcher.search(query, k=k, per_article=limit)
+            if as_json:
+                print_json({"query": query, "hits": [h.to_dict() for h in hits]})
+            elif not hits:
+                click.echo("No relevant paragraph found.")
+            else:
+                click.echo("\n\n".join(render_hit(i, h) for i, h in enumerate(hits, 1)))
+            return
+        with click.open_file(queries_file, encoding="utf-8-sig") as stream:
+            for line in stream:
+                line = line.rstrip("\r\n")
+                hits = searcher.search(line, k=k, per_article=limit)
+                if as_json:
+                    click.echo(json.dumps({"query": line, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+                else:
+                    click.echo(f"{line}\t" + (" | ".join(f"{h.docid} {h.score:.2f}" for h in hits) or "-"))
 
 
 def main() -> None:

@@ -173,6 +173,21 @@ class Index:
             return np.zeros(0, np.int64), np.zeros(0)
         return np.concatenate(all_pids), np.concatenate(all_scores)
 
+    def best_possible(self, query_terms: Sequence[str], params: BM25Params = BM25Params()) -> float:
+        """The score no document can reach: every query term at saturation, (k1 + 1) * idf.
+
+        A term the index does not hold counts with the idf of df = 0, so a question whose
+        words are missing from the corpus can only reach a small part of it. Used to
+        express the best hit's score as a fraction in [0, 1) for the no-answer rule.
+        """
+        if not self.n_docs or not query_terms:
+            return 0.0
+        terms, counts = np.unique(np.asarray(list(query_terms), dtype=object), return_counts=True)
+        df = self.df(hash_terms(terms))
+        idf = bm25.floored_idf(df, self.n_docs, self.idf_floor(params.epsilon))
+        idf = np.where(df == 0, bm25.okapi_idf(0, self.n_docs), idf)
+        return float((np.maximum(idf, 0) * counts).sum() * (params.k1 + 1))
+
     def top(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> list[tuple[int, float]]:
         """The k best (pid, score), by score descending, ties broken by smaller pid."""
         pids, scores = self.score(query_terms, params)

@@ -1,0 +1,260 @@
+"""Search: a question -> ranked `Hit`s, over a store kept in step with its BM25 index.
+
+The store is the source of truth; the index is derived from it and saved next to it
+(`<store>.index/`). `Searcher.refresh()` brings the index in line with the store by
+tokenizing only the paragraphs it lacks and dropping the ones that are gone, so adding
+or removing an article never re-indexes the corpus, and a long-running process (the
+bot) sees other processes' changes on its next search.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from corpus.store import Store
+from retrieval.bm25 import BM25Params
+from retrieval.index import Index, IndexFormatError, top_k
+from retrieval.tokenize import Tokenizer, TokenizerConfig
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: one writer at a time is then the user's business
+    fcntl = None
+
+log = logging.getLogger(__name__)
+
+# Tokenize and index new paragraphs in batches, so memory stays bounded on a big add.
+BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    bm25: BM25Params = BM25Params()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    per_article: int | None = 2  # at most this many paragraphs of one article in the results
+    # The no-answer rule: no hits when the best hit's score is below this fraction of the
+    # best score any paragraph could get for the question (Index.best_possible), i.e. when
+    # the corpus holds too little of the question's weight. Calibrated on eval/questions.jsonl.
+    min_relative_score: float = 0.2
+    refresh_interval: float = 2.0  # seconds between checks of the store for changes
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: str
+    title: str
+    paragraph_index: int
+    text: str
+    section: str | None
+    score: float
+    published: datetime | None
+    source: str | None  # the outlet (front-matter author)
+    pid: int
+    highlights: tuple[tuple[int, int], ...] = ()  # [start, end) offsets of matched terms in text
+
+    @property
+    def docid(self) -> str:
+        return f"{self.article_id}:{self.paragraph_index}"
+
+    def to_dict(self) -> dict:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "paragraph_index": self.paragraph_index,
+            "section": self.section,
+            "text": self.text,
+            "score": self.score,
+            "published": self.published.isoformat() if self.published else None,
+            "source": self.source,
+            "highlights": [list(span) for span in self.highlights],
+        }
+
+
+@dataclass
+class RefreshReport:
+    added: int = 0
+    removed: int = 0
+    rebuilt: bool = False
+    reason: str | None = None  # why the index was rebuilt
+
+
+def default_index_dir(store: Store) -> Path | None:
+    return None if store.path == ":memory:" else Path(store.path + ".index")
+
+
+class Searcher:
+    """Searches one store. Not thread-safe: give each thread its own, or serialize calls."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: SearchConfig = SearchConfig(),
+        index_dir: Path | None | str = "default",
+        tokenizer: Tokenizer | None = None,
+    ):
+        self.store = store
+        self.config = config
+        self.tokenizer = tokenizer or Tokenizer(config.tokenizer)
+        self.index_dir = default_index_dir(store) if index_dir == "default" else (Path(index_dir) if index_dir else None)
+        # The index belongs to this store and this tokenizer; anything else is rebuilt.
+        self.fingerprint = f"{self.tokenizer.fingerprint()}-{store.store_id}"
+        self.index = Index(fingerprint=self.fingerprint)
+        self._marker: object = None
+        self._checked_at = 0.0
+        self.last_refresh = self.refresh()
+
+    # --- keeping the index in step with the store ------------------------------------
+
+    def refresh(self) -> RefreshReport:
+        """Load the saved index when it is newer, then add/remove what the store changed."""
+        report = RefreshReport()
+        with self._locked():
+            if self.index_dir is not None:
+                self._load_saved(report)
+            self._sync(report)
+            if report.added or report.removed or report.rebuilt:
+                if self.index.needs_merge():
+                    self.index.merge()
+                if self.index_dir is not None:
+                    self.index.save(self.index_dir)
+        self._marker = self.store.change_marker()
+        self._checked_at = time.monotonic()
+        return report
+
+    def refresh_if_changed(self) -> None:
+        """Cheap check (at most every refresh_interval seconds) for changes to the store."""
+        if time.monotonic() - self._checked_at < self.config.refresh_interval:
+            return
+        self._checked_at = time.monotonic()
+        if self.store.change_marker() != self._marker:
+            self.refresh()
+
+    def _load_saved(self, report: RefreshReport) -> None:
+        manifest = self.index_dir / "manifest.json"
+        if not manifest.exists():
+            return
+        try:
+            saved = Index.load(self.index_dir)
+        except IndexFormatError as exc:
+            log.warning("%s; rebuilding it", exc)
+            self._start_over(report, str(exc))
+            return
+        if saved.fingerprint != self.fingerprint:
+            self._start_over(report, "it was built for another store or other tokenizer settings")
+        elif saved.generation != self.index.generation or not self.index.segments:
+            self.index = saved
+
+    def _start_over(self, report: RefreshReport, reason: str) -> None:
+        self.index = Index(fingerprint=self.fingerprint)
+        report.rebuilt, report.reason = True, reason
+
+    def _sync(self, report: RefreshReport) -> None:
+        pids: list[int] = []
+        texts: list[str] = []
+        for pid, text in self.store.paragraphs_after(self.index.max_pid()):
+            pids.append(pid)
+            texts.append(text)
+            if len(pids) >= BATCH:
+                self._add_batch(pids, texts, report)
+                pids, texts = [], []
+        self._add_batch(pids, texts, report)
+        if self.store.paragraph_count() != self.index.n_docs:
+            gone = np.setdiff1d(self.index.pids(), np.asarray(self.store.paragraph_pids(), dtype=np.int64))
+            report.removed += self.index.delete(gone)
+
+    def _add_batch(self, pids: list[int], texts: list[str], report: RefreshReport) -> None:
+        if pids:
+            self.index.add(pids, [self.tokenizer.tokens(t) for t in texts])
+            report.added += len(pids)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialize index writers across processes (an flock on <index>/.lock)."""
+        if self.index_dir is None or fcntl is None:
+            yield
+            return
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # --- searching --------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, per_article: int | None | str = "default") -> list[Hit]:
+        """The k most relevant paragraphs for `query`, best first.
+
+        Ties are broken by paragraph id (older first). With per_article=n, at most n
+        paragraphs of one article are returned (None: no limit). Returns [] when nothing
+        matches or the best score is too small a part of what the question could
+        score (config.min_relative_score).
+        """
+        self.refresh_if_changed()
+        limit = self.config.per_article if per_article == "default" else per_article
+        terms = self.tokenizer.tokens(query)
+        pids, scores = self.index.score(terms, self.config.bm25)
+        if not len(pids) or k <= 0:
+            return []
+        if scores.max() < self.config.min_relative_score * self.index.best_possible(terms, self.config.bm25):
+            return []
+        query_terms = set(terms)
+        wanted = k if limit is None else k * 4
+        while True:
+            ranked = top_k(pids, scores, wanted)
+            hits = self._hits(ranked, limit, k, query_terms)
+            if len(hits) >= k or wanted >= len(pids):
+                return hits
+            wanted *= 4
+
+    def _hits(self, ranked: list[tuple[int, float]], limit: int | None, k: int, query_terms: set[str]) -> list[Hit]:
+        rows = self.store.paragraphs_by_pid([pid for pid, _ in ranked])
+        per_article: dict[str, int] = {}
+        hits: list[Hit] = []
+        for pid, score in ranked:
+            if pid not in rows:  # removed by another process since the last refresh
+                continue
+            paragraph, article = rows[pid]
+            if limit is not None and per_article.get(article.id, 0) >= limit:
+                continue
+            per_article[article.id] = per_article.get(article.id, 0) + 1
+            hits.append(
+                Hit(
+                    article_id=article.id,
+                    title=article.title,
+                    paragraph_index=paragraph.index,
+                    text=paragraph.text,
+                    section=paragraph.section,
+                    score=score,
+                    published=article.published,
+                    source=article.author,
+                    pid=pid,
+                    highlights=self.highlight(paragraph.text, query_terms),
+                )
+            )
+            if len(hits) == k:
+                break
+        return hits
+
+    def highlight(self, text: str, query_terms: set[str]) -> tuple[tuple[int, int], ...]:
+        """Merged [start, end) spans of the text's tokens that are query terms."""
+        spans: list[list[int]] = []
+        for token in sorted(self.tokenizer.spans(text), key=lambda t: (t.start, -t.end)):
+            if token.term not in query_terms:
+                continue
+            if spans and token.start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], token.end)
+            else:
+                spans.append([token.start, token.end])
+        return tuple((s, e) for s, e in spans)

@@ -1,0 +1,73 @@
+"""`articlebot search`, and the index updates done by `add` and `remove`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from articlebot.cli import cli
+from conftest import SEED
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        result = runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        assert "Traceback" not in result.output
+        return result
+
+    return invoke
+
+
+def test_search_on_empty_store_uses_sample_and_says_so(run, tmp_path):
+    result = run("search", "研发经费占GDP比重", "--db", str(tmp_path / "e.db"))
+    assert result.exit_code == 0
+    assert "bundled sample" in result.stderr
+    first = result.stdout.split("\n\n")[0]
+    assert "北京：打造共建“一带一路”高标准建设的试验示范" in first
+    assert "6%左右" in first
+
+
+def test_search_json_and_no_answer(run, tmp_path):
+    db = str(tmp_path / "j.db")
+    assert run("add", str(SEED), "--db", db).exit_code == 0
+    data = json.loads(run("search", "世界旅游城市联合会有多少会员", "--json", "-k", "2", "--db", db).stdout)
+    assert data["query"] == "世界旅游城市联合会有多少会员"
+    assert len(data["hits"]) == 2 and "223个会员" in data["hits"][0]["text"]
+    assert set(data["hits"][0]) >= {"article_id", "title", "paragraph_index", "section", "text", "score", "published", "source", "highlights"}
+    empty = run("search", "理财券", "--db", db)
+    assert empty.exit_code == 0 and "No relevant paragraph" in empty.stdout
+
+
+def test_search_queries_file_json_lines(run, tmp_path):
+    db = str(tmp_path / "q.db")
+    run("add", str(SEED), "--db", db)
+    queries = tmp_path / "q.txt"
+    queries.write_text("研发经费占GDP比重\n理财券\n\n世界旅游城市联合会有多少会员\n", encoding="utf-8")
+    result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", db)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["研发经费占GDP比重", "理财券", "", "世界旅游城市联合会有多少会员"]
+    assert "6%左右" in lines[0]["hits"][0]["text"]
+    assert lines[1]["hits"] == [] and lines[2]["hits"] == []
+    assert "223个会员" in lines[3]["hits"][0]["text"]
+
+
+def test_search_needs_query_or_file(run):
+    assert run("search").exit_code == 2
+    assert run("search", "x", "--queries", "y").exit_code == 2
+
+
+def test_add_and_remove_keep_the_index_current(run, tmp_path):
+    db = tmp_path / "i.db"
+    run("add", str(SEED), "--db", str(db))
+    assert (Path(str(db) + ".index") / "manifest.json").exists()
+    hit = json.loads(run("search", "世界旅游城市联合会", "--json", "--db", str(db)).stdout)["hits"][0]
+    assert run("remove", hit["article_id"], "--db", str(db)).exit_code == 0
+    run("add", str(Path(__file__).parent.parent / "corpus" / "sample-articles" / "0011.md"), "--db", str(db))
+    after = json.loads(run("search", "世界旅游城市联合会", "--json", "--db", str(db)).stdout)
+    assert all(h["article_id"] != hit["article_id"] for h in after["hits"])
