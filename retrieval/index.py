@@ -20,20 +20,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from retrieval import bm25
+from retrieval import bm25, kernels
 from retrieval.bm25 import BM25Params
 from retrieval.segment import Segment, hash_terms, merge
 
 FORMAT_NAME = "articlebot-bm25-index"
 FORMAT_VERSION = 1
-MAX_SEGMENTS = 8  # merge when more
-MAX_DELETED_FRACTION = 0.2  # merge when more of the documents are deleted
+SEGMENT_DOCS = 50_000  # documents inverted at a time (bounds memory while building)
+MAX_SEGMENTS = 16  # merge everything when more (the tail policy keeps far fewer)
+MAX_DELETED_FRACTION = 0.2  # merge everything when more of the documents are deleted
 
 
 class IndexFormatError(Exception):
@@ -50,6 +52,8 @@ class Index:
     total_length: int = 0
     generation: int = 0  # bumped on every change; names the files of a save
     _floor_cache: dict = field(default_factory=dict, repr=False)
+    _norm_cache: dict = field(default_factory=dict, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     # --- statistics -----------------------------------------------------------------
 
@@ -83,15 +87,28 @@ class Index:
     # --- changes --------------------------------------------------------------------
 
     def add(self, pids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> None:
+        """Index new documents. Their pids must be above every pid already indexed (the
+        store's pids only grow), which keeps segments in pid order for merging."""
         if not len(pids):
             return
-        segment = Segment.build(pids, token_lists)
-        self.segments.append(segment)
-        hashes, df = segment.live_df()
-        self._update_df(hashes, df)
-        self.n_docs += segment.n_docs
-        self.total_length += int(segment.doc_len.sum(dtype=np.int64))
+        if int(min(pids)) <= self.max_pid():
+            raise ValueError("new paragraph ids must be above those already indexed")
+        for start in range(0, len(pids), SEGMENT_DOCS):
+            segment = Segment.build(pids[start : start + SEGMENT_DOCS], token_lists[start : start + SEGMENT_DOCS])
+            self.segments.append(segment)
+            hashes, df = segment.live_df()
+            self._update_df(hashes, df)
+            self.n_docs += segment.n_docs
+            self.total_length += int(segment.doc_len.sum(dtype=np.int64))
+            self._merge_small_tail()
         self._changed()
+
+    def _merge_small_tail(self) -> None:
+        """Keep segment sizes roughly geometric, like a binary counter: while the newest
+        segment is at least half the size of the one before, merge the two. Every
+        document is then merged O(log N) times, and there are O(log N) segments."""
+        while len(self.segments) >= 2 and self.segments[-1].n_docs * 2 >= self.segments[-2].n_docs:
+            self.segments[-2:] = [merge(self.segments[-2:])]
 
     def delete(self, pids: Sequence[int] | np.ndarray) -> int:
         """Mark the documents of these paragraph ids deleted; return how many were live."""
@@ -133,45 +150,87 @@ class Index:
     def _changed(self) -> None:
         self.generation += 1
         self._floor_cache.clear()
+        self._norm_cache.clear()
 
     # --- scoring --------------------------------------------------------------------
 
     def score(self, query_terms: Sequence[str], params: BM25Params = BM25Params()) -> tuple[np.ndarray, np.ndarray]:
         """(pids, scores) of every live document holding at least one query term.
 
-        Query terms are counted with repeats, as rank_bm25 counts them.
+        Query terms are counted with repeats, as rank_bm25 counts them. Only the
+        postings of the query's terms are touched: the per-segment accumulator is kept
+        between queries (zero at rest, per thread), so a query costs O(its postings),
+        not O(documents).
         """
         if not self.n_docs or not query_terms:
             return np.zeros(0, np.int64), np.zeros(0)
-        terms, counts = np.unique(np.asarray(list(query_terms), dtype=object), return_counts=True)
-        hashes = hash_terms(terms)
-        df = self.df(hashes)
-        idf = bm25.floored_idf(df, self.n_docs, self.idf_floor(params.epsilon))
-        avgdl = self.avgdl
+        hashes, weights = self._query_weights(query_terms, params)
         all_pids, all_scores = [], []
         for segment in self.segments:
-            scores = None
-            for h, weight, present in zip(hashes, idf * counts, df > 0):
-                if not present:
-                    continue
-                found = segment.postings(int(h))
-                if found is None:
-                    continue
-                docs, tfs = found
-                if scores is None:
-                    scores = np.zeros(segment.n_docs)
-                    matched = np.zeros(segment.n_docs, dtype=bool)
-                norm = bm25.length_norm(segment.doc_len[docs], avgdl, params)
-                scores[docs] += weight * bm25.term_weight(tfs, norm, params)
-                matched[docs] = True
-            if scores is None:
+            postings = [(w, p) for w, p in ((w, segment.postings(int(h))) for h, w in zip(hashes, weights)) if p]
+            if not postings:
                 continue
-            hit = np.flatnonzero(matched & ~segment.deleted)
-            all_pids.append(segment.doc_pid[hit])
-            all_scores.append(scores[hit])
+            norm = self._norms(segment, params)
+            if len(postings) == 1:
+                weight, (docs, tfs) = postings[0]
+                scores = weight * bm25.term_weight(tfs, norm[docs], params)
+            else:
+                docs, scores = self._accumulate(segment, postings, norm, params)
+            if segment.deleted.any():
+                alive = ~segment.deleted[docs]
+                docs, scores = docs[alive], scores[alive]
+            all_pids.append(segment.doc_pid[docs])
+            all_scores.append(scores)
         if not all_pids:
             return np.zeros(0, np.int64), np.zeros(0)
         return np.concatenate(all_pids), np.concatenate(all_scores)
+
+    def _query_weights(self, query_terms: Sequence[str], params: BM25Params) -> tuple[np.ndarray, np.ndarray]:
+        """Hashes of the distinct query terms the index holds, and idf x repeat count of each."""
+        terms, counts = np.unique(np.asarray(list(query_terms), dtype=object), return_counts=True)
+        hashes = hash_terms(terms)
+        df = self.df(hashes)
+        present = df > 0
+        weights = bm25.floored_idf(df[present], self.n_docs, self.idf_floor(params.epsilon)) * counts[present]
+        return hashes[present], weights
+
+    def _accumulate(self, segment: Segment, postings, norm: np.ndarray, params: BM25Params):
+        """Sum the terms' contributions per document with a reusable dense accumulator."""
+        acc, seen, _ = self._scratch(segment)
+        touched = []
+        for weight, (docs, tfs) in postings:
+            acc[docs] += weight * bm25.term_weight(tfs, norm[docs], params)
+            fresh = docs[~seen[docs]]
+            seen[fresh] = True
+            touched.append(fresh)
+        docs = np.concatenate(touched)
+        scores = acc[docs]
+        acc[docs] = 0.0  # back to rest for the next query
+        seen[docs] = False
+        return docs, scores
+
+    def _scratch(self, segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's accumulator, seen-mask (both zero at rest) and touched list for the segment."""
+        store = self._local.__dict__.setdefault("buffers", {})
+        entry = store.get(id(segment))
+        if entry is None or entry[0] is not segment:
+            if len(store) > 2 * MAX_SEGMENTS:  # segments replaced by merges
+                store.clear()
+            n = segment.n_docs
+            entry = store[id(segment)] = (segment, np.zeros(n), np.zeros(n, dtype=bool), np.empty(n, dtype=np.int32))
+        return entry[1], entry[2], entry[3]
+
+    def _norms(self, segment: Segment, params: BM25Params) -> np.ndarray:
+        """k1 * (1 - b + b * dl / avgdl) for every document of the segment, cached until
+        the index changes (avgdl changes with every add or remove)."""
+        key = (id(segment), self.generation, params)
+        cached = self._norm_cache.get(key)
+        if cached is None:
+            if len(self._norm_cache) > 4 * MAX_SEGMENTS:
+                self._norm_cache.clear()
+            cached = bm25.length_norm(segment.doc_len, self.avgdl, params)
+            self._norm_cache[key] = cached
+        return cached
 
     def best_possible(self, query_terms: Sequence[str], params: BM25Params = BM25Params()) -> float:
         """The score no document can reach: every query term at saturation, (k1 + 1) * idf.
@@ -190,8 +249,35 @@ class Index:
 
     def top(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> list[tuple[int, float]]:
         """The k best (pid, score), by score descending, ties broken by smaller pid."""
-        pids, scores = self.score(query_terms, params)
-        return top_k(pids, scores, k)
+        return self.search(query_terms, k, params)[0]
+
+    def search(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> tuple[list[tuple[int, float]], int]:
+        """(the k best (pid, score), number of live documents matching any query term)."""
+        if k <= 0 or not self.n_docs or not query_terms:
+            return [], 0
+        if not kernels.ENABLED:
+            pids, scores = self.score(query_terms, params)
+            return top_k(pids, scores, k), len(pids)
+        hashes, weights = self._query_weights(query_terms, params)
+        if not len(hashes):
+            return [], 0
+        best_pids, best_scores, matched = [], [], 0
+        for segment in self.segments:
+            place = np.searchsorted(segment.term_hash, hashes)
+            place[place == len(segment.term_hash)] = 0
+            held = segment.term_hash[place] == hashes if len(segment.term_hash) else np.zeros(len(hashes), bool)
+            if not held.any():
+                continue
+            docs, scores, n = kernels.top_k_segment(
+                segment, self._norms(segment, params), place[held], weights[held], params.k1,
+                self._scratch(segment), k,
+            )
+            best_pids.append(segment.doc_pid[docs])
+            best_scores.append(scores)
+            matched += n
+        if not best_pids:
+            return [], 0
+        return top_k(np.concatenate(best_pids), np.concatenate(best_scores), k), matched
 
     # --- persistence ----------------------------------------------------------------
 

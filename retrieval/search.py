@@ -22,7 +22,7 @@ import numpy as np
 
 from corpus.store import Store
 from retrieval.bm25 import BM25Params
-from retrieval.index import Index, IndexFormatError, top_k
+from retrieval.index import Index, IndexFormatError
 from retrieval.tokenize import Tokenizer, TokenizerConfig
 
 try:
@@ -204,17 +204,17 @@ class Searcher:
         self.refresh_if_changed()
         limit = self.config.per_article if per_article == "default" else per_article
         terms = self.tokenizer.tokens(query)
-        pids, scores = self.index.score(terms, self.config.bm25)
-        if not len(pids) or k <= 0:
+        if k <= 0:
             return []
-        if scores.max() < self.config.min_relative_score * self.index.best_possible(terms, self.config.bm25):
-            return []
-        query_terms = set(terms)
         wanted = k if limit is None else k * 4
         while True:
-            ranked = top_k(pids, scores, wanted)
-            hits = self._hits(ranked, limit, k, query_terms)
-            if len(hits) >= k or wanted >= len(pids):
+            ranked, matched = self.index.search(terms, wanted, self.config.bm25)
+            if not ranked:
+                return []
+            if ranked[0][1] < self.config.min_relative_score * self.index.best_possible(terms, self.config.bm25):
+                return []
+            hits = self._hits(ranked, limit, k, set(terms))
+            if len(hits) >= k or wanted >= matched:
                 return hits
             wanted *= 4
 

@@ -13,7 +13,7 @@ Only the `deleted` mask changes after a segment is built (removing articles).
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -48,35 +48,39 @@ class Segment:
 
     @classmethod
     def build(cls, pids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> "Segment":
-        vocab: dict[str, int] = {}
-        doc_of: list[int] = []
-        term_of: list[int] = []
-        tf_of: list[int] = []
-        for doc, tokens in enumerate(token_lists):
-            for term, tf in Counter(tokens).items():
-                term_of.append(vocab.setdefault(term, len(vocab)))
-                doc_of.append(doc)
-                tf_of.append(tf)
+        """Invert a batch of tokenized documents (vectorised: one dictionary lookup per
+        token in Python, the grouping and counting in numpy)."""
+        doc_len = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        flat = list(chain.from_iterable(token_lists))
+        vocab = {term: i for i, term in enumerate(dict.fromkeys(flat))}  # C loops, not Python ones
+        term_ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+        del flat
         hashes = hash_terms(vocab)
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)
         sorted_hashes = hashes[order]
         if len(sorted_hashes) > 1 and (sorted_hashes[1:] == sorted_hashes[:-1]).any():
             raise HashCollision("two distinct terms share a 64-bit hash")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-        term_rank = rank[np.asarray(term_of, dtype=np.int64)] if term_of else np.zeros(0, np.int64)
-        by_term = np.argsort(term_rank, kind="stable")  # documents stay ascending within a term
-        counts = np.bincount(term_rank, minlength=len(vocab))
+        n_docs = len(token_lists)
+        # one key per token: (term rank, document); sorting groups a term's postings with
+        # documents ascending, and runs of equal keys are the term frequencies
+        keys = rank[term_ids] * max(n_docs, 1) + np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
+        keys.sort()
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, np.int64)
+        tf = np.diff(np.r_[starts, len(keys)])
+        unique_keys = keys[starts]
+        post_term = unique_keys // max(n_docs, 1)
         post_ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(counts, out=post_ptr[1:])
+        np.cumsum(np.bincount(post_term, minlength=len(vocab)), out=post_ptr[1:])
         return cls(
             term_hash=sorted_hashes,
             post_ptr=post_ptr,
-            post_doc=np.asarray(doc_of, dtype=np.int32)[by_term],
-            post_tf=np.asarray(tf_of, dtype=np.int32)[by_term],
+            post_doc=(unique_keys % max(n_docs, 1)).astype(np.int32),
+            post_tf=np.minimum(tf, np.iinfo(np.int32).max).astype(np.int32),
             doc_pid=np.asarray(pids, dtype=np.int64),
-            doc_len=np.fromiter((len(t) for t in token_lists), dtype=np.int32, count=len(token_lists)),
-            deleted=np.zeros(len(token_lists), dtype=bool),
+            doc_len=doc_len.astype(np.int32),
+            deleted=np.zeros(n_docs, dtype=bool),
         )
 
     @property
@@ -137,7 +141,12 @@ class Segment:
 
     @classmethod
     def load(cls, directory: Path, deleted_file: Path | None) -> "Segment":
-        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
+        # Memory-mapped, then viewed as plain ndarrays: numpy.memmap's slicing goes through
+        # Python-level hooks that cost more than the postings work on small queries.
+        arrays = {
+            name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+            for name in ARRAYS
+        }
         n_docs = len(arrays["doc_pid"])
         if deleted_file is not None:
             deleted = np.array(np.load(deleted_file, allow_pickle=False), dtype=bool)
@@ -149,27 +158,54 @@ class Segment:
 
 
 def merge(segments: Sequence[Segment]) -> Segment:
-    """One segment holding the live documents of all `segments`, in pid order."""
-    parts = [s.live_postings() for s in segments]
-    hashes = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.uint64)
-    pids = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    tfs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
-    live = [(s.doc_pid[~s.deleted], s.doc_len[~s.deleted]) for s in segments]
-    doc_pid = np.concatenate([p for p, _ in live]) if live else np.zeros(0, np.int64)
-    doc_len = np.concatenate([n for _, n in live]) if live else np.zeros(0, np.int32)
-    doc_order = np.argsort(doc_pid, kind="stable")
-    doc_pid, doc_len = doc_pid[doc_order], doc_len[doc_order]
-    local = np.searchsorted(doc_pid, pids)
-    order = np.lexsort((local, hashes))
-    hashes, local, tfs = hashes[order], local[order], tfs[order]
-    term_hash, first = np.unique(hashes, return_index=True)
-    post_ptr = np.append(first, len(hashes)).astype(np.int64)
+    """One segment holding the live documents of `segments`, which must be given in
+    pid order with pid ranges that do not interleave (as Index keeps them).
+
+    A k-way merge by concatenation: the merged vocabulary is the union of the sorted
+    term hashes, and each segment's postings of a term are copied after those of the
+    segments before it, so documents stay ascending within every term. No sort of the
+    postings is needed and memory stays at the size of the output.
+    """
+    vocab = np.unique(np.concatenate([s.term_hash for s in segments])) if segments else np.zeros(0, np.uint64)
+    live_docs = [np.flatnonzero(~s.deleted) for s in segments]
+    doc_offset = np.cumsum([0] + [len(d) for d in live_docs])
+    plans = []
+    counts = np.zeros(len(vocab), dtype=np.int64)
+    for segment in segments:
+        position = np.searchsorted(vocab, segment.term_hash)  # each term's place in the union
+        new_local = np.cumsum(~segment.deleted) - 1  # local doc number among live docs
+        alive = ~segment.deleted[segment.post_doc]
+        term_of_posting = np.repeat(np.arange(len(segment.term_hash)), np.diff(segment.post_ptr))
+        live_terms = position[term_of_posting[alive]]
+        plans.append((segment, alive, live_terms, new_local))
+        counts += np.bincount(live_terms, minlength=len(vocab))
+    post_ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(counts, out=post_ptr[1:])
+    written = np.zeros(len(vocab), dtype=np.int64)
+    post_doc = np.empty(post_ptr[-1], dtype=np.int32)
+    post_tf = np.empty(post_ptr[-1], dtype=np.int32)
+    for i, (segment, alive, live_terms, new_local) in enumerate(plans):
+        if len(live_terms):
+            # rank of each posting within its term's run (postings are grouped by term)
+            run_start = np.flatnonzero(np.r_[True, live_terms[1:] != live_terms[:-1]])
+            run_len = np.diff(np.r_[run_start, len(live_terms)])
+            within = np.arange(len(live_terms)) - np.repeat(run_start, run_len)
+            dest = post_ptr[live_terms] + written[live_terms] + within
+            post_doc[dest] = new_local[segment.post_doc[alive]] + doc_offset[i]
+            post_tf[dest] = segment.post_tf[alive]
+            written[live_terms[run_start]] += run_len
+    keep = counts > 0
+    if not keep.all():  # terms whose documents were all deleted
+        post_ptr = np.r_[0, np.cumsum(counts[keep])].astype(np.int64)
+        vocab = vocab[keep]
     return Segment(
-        term_hash=term_hash.astype(np.uint64),
+        term_hash=vocab.astype(np.uint64),
         post_ptr=post_ptr,
-        post_doc=local.astype(np.int32),
-        post_tf=tfs.astype(np.int32),
-        doc_pid=doc_pid.astype(np.int64),
-        doc_len=doc_len.astype(np.int32),
-        deleted=np.zeros(len(doc_pid), dtype=bool),
+        post_doc=post_doc,
+        post_tf=post_tf,
+        doc_pid=np.concatenate([s.doc_pid[d] for s, d in zip(segments, live_docs)]).astype(np.int64)
+        if segments else np.zeros(0, np.int64),
+        doc_len=np.concatenate([s.doc_len[d] for s, d in zip(segments, live_docs)]).astype(np.int32)
+        if segments else np.zeros(0, np.int32),
+        deleted=np.zeros(int(doc_offset[-1]), dtype=bool),
     )

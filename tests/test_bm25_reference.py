@@ -13,10 +13,20 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from retrieval import kernels
 from retrieval.bm25 import BM25Params
 from retrieval.index import Index
 
 REL = 1e-9
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """Run top-k through the numba kernel and through the numpy fallback."""
+    if request.param == "compiled" and not kernels.ENABLED:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "ENABLED", request.param == "compiled")
+    return request.param
 
 
 def build(docs, start_pid=1):
@@ -56,7 +66,7 @@ def random_corpus(rng, n_docs, vocab, max_len):
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_random_corpora_scores_and_order(seed):
+def test_random_corpora_scores_and_order(seed, path):
     rng = random.Random(seed)
     docs = random_corpus(rng, rng.randint(1, 300), rng.randint(2, 80), rng.randint(1, 40))
     index = build(docs)
@@ -65,7 +75,11 @@ def test_random_corpora_scores_and_order(seed):
         query = [f"w{rng.randint(0, 90)}" for _ in range(rng.randint(1, 6))]
         reference, _ = assert_same_scores(index, docs, query)
         expected = reference_order(reference, docs, query, pids)
-        assert [pid for pid, _ in index.top(query, k=10)] == expected[:10]
+        top = index.top(query, k=10)
+        assert [pid for pid, _ in top] == expected[:10]
+        for pid, score in top:
+            assert score == pytest.approx(reference[pid - 1], rel=REL, abs=1e-12)
+        assert index.search(query, k=10)[1] == len(expected)  # number of matching documents
 
 
 def test_repeated_query_tokens_count_each_time():
@@ -116,7 +130,7 @@ def test_empty_corpus_returns_nothing_where_reference_crashes():
     assert len(pids) == 0 and len(scores) == 0
 
 
-def test_empty_query_and_unknown_terms():
+def test_empty_query_and_unknown_terms(path):
     index = build([["a"], ["b"]])
     assert index.top([], k=5) == []
     assert index.top(["nothing", "here"], k=5) == []
@@ -132,7 +146,7 @@ def test_parameters_are_honoured(params):
             assert_same_scores(index, docs, query, params)
 
 
-def test_ties_broken_by_paragraph_id():
+def test_ties_broken_by_paragraph_id(path):
     docs = [["a", "b"], ["c"], ["a", "b"], ["a", "b"], ["d"]]
     index = build(docs, start_pid=10)
     top = index.top(["a"], k=2)
@@ -140,7 +154,7 @@ def test_ties_broken_by_paragraph_id():
     assert top[0][1] == top[1][1]
 
 
-def test_top_k_does_not_depend_on_k():
+def test_top_k_does_not_depend_on_k(path):
     rng = random.Random(7)
     docs = random_corpus(rng, 500, 20, 15)
     index = build(docs)
