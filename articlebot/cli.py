@@ -17,11 +17,12 @@ import click
 
 from articlebot import __version__
 from corpus.errors import ArticlebotError
-from corpus.ingest import add_paths
+from corpus.limits import DEFAULT_MAX_BYTES
 from corpus.models import Article
-from corpus.parse import DEFAULT_MAX_BYTES
-from corpus.sample import open_sample_store
 from corpus.store import Store, resolve_db_path
+
+# Heavier modules (the HTML parser, jieba, numba) are imported inside the commands that
+# need them, so `articlebot list` or `search` do not pay for what they do not use.
 
 db_option = click.option(
     "--db",
@@ -66,6 +67,8 @@ def open_corpus(db: str | None) -> Iterator[Store]:
         if not store.is_empty():
             yield store
             return
+        from corpus.sample import open_sample_store
+
         sample = open_sample_store()
         click.echo(
             f"Note: the store {store.path} is empty, so this shows the bundled sample corpus "
@@ -114,6 +117,8 @@ def add(paths: tuple[Path, ...], max_size: float, db: str | None, as_json: bool)
             return
         with click.progressbar(files, label="Adding", file=sys.stderr, show_pos=True) as bar:
             yield from bar
+
+    from corpus.ingest import add_paths
 
     with open_store(db) as store:
         report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress)
@@ -341,6 +346,66 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
                     click.echo(json.dumps({"query": line, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
                 else:
                     click.echo(f"{line}\t" + (" | ".join(f"{h.docid} {h.score:.2f}" for h in hits) or "-"))
+
+
+@cli.command(name="eval")
+@click.argument("questions_file", metavar="FILE")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Depth of recall@k (MRR and nDCG use the top 10).")
+@click.option("--per-article", type=click.IntRange(min=0), default=2, show_default=True, help="At most this many paragraphs per article (0: no limit).")
+@click.option("--run", "run_file", metavar="RUN.trec", help="Also write the hits as a TREC run file.")
+@click.option("--min-recall", type=click.FloatRange(min=0), metavar="X", help="Exit 1 when recall@3 is below X.")
+@click.option("--min-mrr", type=click.FloatRange(min=0), metavar="Y", help="Exit 1 when MRR@10 is below Y.")
+@click.option("--min-no-answer-precision", type=click.FloatRange(min=0), metavar="Z", help="Exit 1 when no-answer precision is below Z.")
+@db_option
+@json_option
+@user_errors
+def eval_cmd(questions_file, k, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, db, as_json) -> None:
+    """Measure retrieval on a question file (JSON lines: query, title, answer).
+
+    Prints recall@1/3/k, MRR@10, nDCG@10 over the answerable questions, the no-answer
+    figures and the search latency, then the questions not answered right at rank 1.
+    """
+    from retrieval.evaluate import evaluate, load_questions, snippet, unknown_titles, write_trec_run
+
+    def fmt(value, unit=""):
+        if value is None:
+            return "n/a"
+        return f"{value:.2f} ms" if unit else f"{value:.3f}"
+
+    questions = load_questions(questions_file)  # before opening the corpus: a bad file fails fast
+    with open_corpus(db) as store:
+        unknown = unknown_titles(questions, (a.title for a in store.list_articles()))
+        if unknown:
+            click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.", err=True)
+        report = evaluate(make_searcher(store, 1.5, 0.75), questions, k=k, per_article=per_article or None)
+    if run_file:
+        write_trec_run(report, run_file)
+    metrics = report.metrics
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        click.echo(f"{'questions':<20} {len(report.results)} ({len(report.answerable)} answerable, {len(report.no_answer)} no-answer)")
+        for name, value in metrics.items():
+            latency = name.startswith("latency")
+            label = name.replace("latency_ms_", "latency ") if latency else name
+            click.echo(f"{label:<20} {fmt(value, 'ms' if latency else '')}")
+        misses = report.misses
+        if misses:
+            click.echo(f"\nMisses ({len(misses)}):")
+        for r in misses:
+            q = r.question
+            expected = f"expected: {q.title or '(any title)'} / {' | '.join(q.answers)}" if q.answerable else "expected no answer"
+            got = f"{r.hits[0].title}: {snippet(r.hits[0].text, 60)}" if r.hits else "no hits"
+            where = "" if not q.answerable or not r.hits else (f"  (right at rank {r.rank})" if r.rank else f"  (right not in top {len(r.hits)})")
+            click.echo(f"{q.id}  {q.query}  -> {expected}  | got: {got}{where}")
+    failed = [
+        f"{name} {fmt(metrics[name])} < {minimum}"
+        for name, minimum in (("recall@3", min_recall), ("mrr@10", min_mrr), ("no_answer_precision", min_no_answer_precision))
+        if minimum is not None and (metrics[name] is None or metrics[name] < minimum)
+    ]
+    if failed:
+        click.echo("Below threshold: " + "; ".join(failed), err=True)
+        sys.exit(1)
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from corpus.store import Store
 # Inside a directory only files that can hold an article are read; a file named on the
 # command line is always read, whatever its name (the format is detected from content).
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".mdx", ".txt", ".text", ".html", ".htm", ".xhtml", ""})
+# Files that describe a folder rather than being one of its articles.
+NOT_ARTICLES = frozenset({"readme", "license", "licence", "changelog", "contributing", "copying", "authors", "notice"})
 
 
 @dataclass
@@ -48,7 +50,8 @@ def iter_article_files(paths: Iterable[str | os.PathLike], report: AddReport) ->
                         continue
                     file = Path(root) / name
                     # is_file() leaves out pipes and sockets, which would block a read
-                    if Path(name).suffix.lower() in ARTICLE_SUFFIXES and file.is_file():
+                    suffix_ok = Path(name).suffix.lower() in ARTICLE_SUFFIXES
+                    if suffix_ok and Path(name).stem.lower() not in NOT_ARTICLES and file.is_file():
                         yield file
                     else:
                         report.skipped += 1

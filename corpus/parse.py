@@ -22,6 +22,7 @@ from corpus import clean, rules
 from corpus.decode import UndecodableError, decode_bytes
 from corpus.errors import ParseError
 from corpus.frontmatter import FrontMatterError, parse_date, split_front_matter
+from corpus.limits import DEFAULT_MAX_BYTES
 from corpus.models import Article, Paragraph
 from corpus.paragraphs import merge_short, split_long
 
@@ -29,7 +30,6 @@ from corpus.paragraphs import merge_short, split_long
 # unchanged file re-cleans it (the store compares this number).
 PARSER_VERSION = 1
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 ID_LENGTH = 12
 
 # A whole page: optional XML declaration and comments (browsers write

@@ -34,7 +34,10 @@ from retrieval.segment import Segment, hash_terms, merge
 FORMAT_NAME = "articlebot-bm25-index"
 FORMAT_VERSION = 1
 SEGMENT_DOCS = 50_000  # documents inverted at a time (bounds memory while building)
-MAX_SEGMENTS = 16  # merge everything when more (the tail policy keeps far fewer)
+# Segments stop growing at this size: merging bigger ones would double the memory of
+# a large index while it runs, and a few segments cost a query almost nothing more.
+MAX_MERGED_DOCS = 262_144
+MAX_SEGMENTS = 16  # merge small ones when more (the tail policy keeps far fewer)
 MAX_DELETED_FRACTION = 0.2  # merge everything when more of the documents are deleted
 
 
@@ -107,7 +110,11 @@ class Index:
         """Keep segment sizes roughly geometric, like a binary counter: while the newest
         segment is at least half the size of the one before, merge the two. Every
         document is then merged O(log N) times, and there are O(log N) segments."""
-        while len(self.segments) >= 2 and self.segments[-1].n_docs * 2 >= self.segments[-2].n_docs:
+        while (
+            len(self.segments) >= 2
+            and self.segments[-1].n_docs * 2 >= self.segments[-2].n_docs
+            and self.segments[-1].n_docs + self.segments[-2].n_docs <= MAX_MERGED_DOCS
+        ):
             self.segments[-2:] = [merge(self.segments[-2:])]
 
     def delete(self, pids: Sequence[int] | np.ndarray) -> int:
@@ -132,11 +139,22 @@ class Index:
     def needs_merge(self) -> bool:
         total = sum(s.n_docs for s in self.segments)
         deleted = total - self.n_docs
-        return len(self.segments) > MAX_SEGMENTS or (total and deleted / total > MAX_DELETED_FRACTION)
+        return len(self.segments) > MAX_SEGMENTS or bool(total and deleted / total > MAX_DELETED_FRACTION)
 
     def merge(self) -> None:
-        """Fold all segments into one (global statistics do not change)."""
-        self.segments = [merge(self.segments)] if self.segments else []
+        """Rewrite the segments without their deleted documents, folding adjacent ones
+        together up to MAX_MERGED_DOCS live documents (global statistics do not change)."""
+        groups: list[list[Segment]] = []
+        size = 0
+        for segment in self.segments:
+            live = segment.live_count()
+            if groups and size + live <= MAX_MERGED_DOCS:
+                groups[-1].append(segment)
+                size += live
+            else:
+                groups.append([segment])
+                size = live
+        self.segments = [merge(group) for group in groups if sum(s.live_count() for s in group)]
         self._changed()
 
     def _update_df(self, hashes: np.ndarray, delta: np.ndarray) -> None:

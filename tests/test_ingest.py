@@ -452,3 +452,17 @@ def test_named_pipe_in_a_directory_is_not_read(tmp_path: Path):
     # (only the file listing is checked: reading the pipe would hang the test run)
     files = list(iter_article_files([root], AddReport()))
     assert files == [root / "a.md"]
+
+
+def test_readme_and_license_in_a_directory_are_not_articles(tmp_path):
+    from corpus.ingest import AddReport, iter_article_files
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in ("README.md", "LICENSE", "CHANGELOG.txt", "news.md"):
+        (folder / name).write_text("# 标题\n\n正文内容足够长，是一篇文章。\n", encoding="utf-8")
+    report = AddReport()
+    assert [p.name for p in iter_article_files([folder], report)] == ["news.md"]
+    assert report.skipped == 3
+    # named explicitly, a README is read like any file
+    assert [p.name for p in iter_article_files([folder / "README.md"], AddReport())] == ["README.md"]
