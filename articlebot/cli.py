@@ -282,12 +282,25 @@ def tokenize_cmd(
             click.echo(" / ".join(t.term for t in spans))
 
 
-def make_searcher(store: Store, k1: float, b: float):
-    # Imported here: jieba and numpy take a noticeable time to import; list/show never need them.
-    from retrieval.bm25 import BM25Params
+def make_searcher(store: Store, k1: float | None = None, b: float | None = None, per_article: int | None = None):
+    """The search the bot uses; k1/b/per_article override the defaults when given."""
+    # Imported here: jieba and numba take a noticeable time to import; list/show never need them.
+    import dataclasses
+
     from retrieval.search import SearchConfig, Searcher
 
-    return Searcher(store, SearchConfig(bm25=BM25Params(k1=k1, b=b)))
+    config = SearchConfig()
+    bm25 = dataclasses.replace(config.bm25, **{n: v for n, v in (("k1", k1), ("b", b)) if v is not None})
+    return Searcher(store, dataclasses.replace(config, bm25=bm25, per_article=per_article or None))
+
+
+def bm25_options(func):
+    """--k1/--b/--per-article, shared by search and eval (pyserini style: explicit k1 and b)."""
+    func = click.option("--per-article", type=click.IntRange(min=0), default=0, show_default=True,
+                        help="At most this many paragraphs per article (0: no limit).")(func)
+    func = click.option("--b", "b", type=click.FloatRange(0, 1), help="BM25 length normalisation [default: 0.4].")(func)
+    func = click.option("--k1", type=click.FloatRange(min=0), help="BM25 term-frequency saturation [default: 0.9].")(func)
+    return func
 
 
 def update_index(store: Store) -> None:
@@ -316,9 +329,7 @@ def render_hit(rank: int, hit) -> str:
 @click.argument("query", required=False)
 @click.option("--queries", "queries_file", metavar="FILE", help="Answer each line of FILE (- for stdin); prints JSON lines with --json.")
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many paragraphs.")
-@click.option("--per-article", type=click.IntRange(min=0), default=2, show_default=True, help="At most this many paragraphs per article (0: no limit).")
-@click.option("--k1", type=click.FloatRange(min=0), default=1.5, show_default=True, help="BM25 term-frequency saturation.")
-@click.option("--b", "b", type=click.FloatRange(0, 1), default=0.75, show_default=True, help="BM25 length normalisation.")
+@bm25_options
 @db_option
 @json_option
 @user_errors
@@ -327,7 +338,7 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
     if (query is None) == (queries_file is None):
         raise click.UsageError("give either QUERY or --queries FILE")
     with open_corpus(db) as store:
-        searcher = make_searcher(store, k1, b)
+        searcher = make_searcher(store, k1, b, per_article)
         limit = per_article or None
         if queries_file is None:
             hits = searcher.search(query, k=k, per_article=limit)
@@ -351,7 +362,7 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
 @cli.command(name="eval")
 @click.argument("questions_file", metavar="FILE")
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Depth of recall@k (MRR and nDCG use the top 10).")
-@click.option("--per-article", type=click.IntRange(min=0), default=2, show_default=True, help="At most this many paragraphs per article (0: no limit).")
+@bm25_options
 @click.option("--run", "run_file", metavar="RUN.trec", help="Also write the hits as a TREC run file.")
 @click.option("--min-recall", type=click.FloatRange(min=0), metavar="X", help="Exit 1 when recall@3 is below X.")
 @click.option("--min-mrr", type=click.FloatRange(min=0), metavar="Y", help="Exit 1 when MRR@10 is below Y.")
@@ -359,7 +370,7 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
 @db_option
 @json_option
 @user_errors
-def eval_cmd(questions_file, k, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, db, as_json) -> None:
+def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, db, as_json) -> None:
     """Measure retrieval on a question file (JSON lines: query, title, answer).
 
     Prints recall@1/3/k, MRR@10, nDCG@10 over the answerable questions, the no-answer
@@ -377,7 +388,7 @@ def eval_cmd(questions_file, k, per_article, run_file, min_recall, min_mrr, min_
         unknown = unknown_titles(questions, (a.title for a in store.list_articles()))
         if unknown:
             click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.", err=True)
-        report = evaluate(make_searcher(store, 1.5, 0.75), questions, k=k, per_article=per_article or None)
+        report = evaluate(make_searcher(store, k1, b, per_article), questions, k=k)
     if run_file:
         write_trec_run(report, run_file)
     metrics = report.metrics

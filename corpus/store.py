@@ -375,12 +375,17 @@ class Store:
 
     # --- for the search index ----------------------------------------------------
 
-    def paragraphs_after(self, pid: int) -> Iterator[tuple[int, str]]:
-        """(pid, text) of every paragraph whose pid is above `pid`, in pid order.
+    def paragraphs_after(self, pid: int) -> Iterator[tuple[int, str, str | None, str]]:
+        """(pid, article title, section, text) of every paragraph whose pid is above
+        `pid`, in pid order.
 
         pids only grow (AUTOINCREMENT), so this is exactly what an index built up to
         `pid` lacks."""
-        yield from self._conn.execute("SELECT pid, text FROM paragraphs WHERE pid > ? ORDER BY pid", (pid,))
+        yield from self._conn.execute(
+            "SELECT p.pid, a.title, p.section, p.text FROM paragraphs p JOIN articles a ON a.id = p.article_id"
+            " WHERE p.pid > ? ORDER BY p.pid",
+            (pid,),
+        )
 
     @property
     def store_id(self) -> str:

@@ -250,20 +250,37 @@ class Index:
             self._norm_cache[key] = cached
         return cached
 
-    def best_possible(self, query_terms: Sequence[str], params: BM25Params = BM25Params()) -> float:
-        """The score no document can reach: every query term at saturation, (k1 + 1) * idf.
+    def _rarity(self, hashes: np.ndarray) -> np.ndarray:
+        """Raw Okapi idf floored at 0, with the df = 0 idf (the rarest possible) for terms
+        the index lacks: a question word the corpus has never seen weighs the most."""
+        df = self.df(hashes)
+        return np.where(df == 0, bm25.okapi_idf(0, self.n_docs), np.maximum(bm25.okapi_idf(df, self.n_docs), 0))
 
-        A term the index does not hold counts with the idf of df = 0, so a question whose
-        words are missing from the corpus can only reach a small part of it. Used to
-        express the best hit's score as a fraction in [0, 1) for the no-answer rule.
-        """
-        if not self.n_docs or not query_terms:
+    def coverage(self, query_terms: Sequence[str], pid: int) -> float:
+        """How much of the question the document holds: the idf-weighted share of the
+        distinct query terms found in it (0..1). A term absent from the index weighs
+        as much as the rarest possible term; negative idfs count as 0. Used by the
+        no-answer rule."""
+        terms = sorted(set(query_terms))
+        if not terms or not self.n_docs:
             return 0.0
-        terms, counts = np.unique(np.asarray(list(query_terms), dtype=object), return_counts=True)
-        df = self.df(hash_terms(terms))
-        idf = bm25.floored_idf(df, self.n_docs, self.idf_floor(params.epsilon))
-        idf = np.where(df == 0, bm25.okapi_idf(0, self.n_docs), idf)
-        return float((np.maximum(idf, 0) * counts).sum() * (params.k1 + 1))
+        hashes = hash_terms(terms)
+        weight = self._rarity(hashes)
+        held = np.zeros(len(terms), dtype=bool)
+        for segment in self.segments:
+            local = int(np.searchsorted(segment.doc_pid, pid))
+            if local == segment.n_docs or segment.doc_pid[local] != pid:
+                continue
+            for i, h in enumerate(hashes):
+                found = segment.postings(int(h))
+                if found is not None:
+                    docs = found[0]
+                    j = int(np.searchsorted(docs, local))  # documents ascend within a term
+                    held[i] = j < len(docs) and docs[j] == local
+        total = float(weight.sum())
+        if total == 0.0:
+            return 1.0 if held.any() else 0.0
+        return float(weight[held].sum()) / total
 
     def top(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> list[tuple[int, float]]:
         """The k best (pid, score), by score descending, ties broken by smaller pid."""

@@ -36,15 +36,24 @@ log = logging.getLogger(__name__)
 BATCH = 20_000
 
 
+# What is indexed for each paragraph. The article title and the section heading are
+# indexed with the paragraph's text because questions name the subject of the article
+# while the answering paragraph often does not repeat it (measured: README "Choices").
+FIELDS = ("title", "section", "text")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
-    bm25: BM25Params = BM25Params()
+    """Search settings. The defaults were chosen on eval/questions.jsonl (README "Choices")."""
+
+    # k1 = 0.9, b = 0.4 (Lucene/pyserini's defaults) beat rank_bm25's 1.5/0.75 on the question set
+    bm25: BM25Params = BM25Params(k1=0.9, b=0.4)
     tokenizer: TokenizerConfig = TokenizerConfig()
-    per_article: int | None = 2  # at most this many paragraphs of one article in the results
-    # The no-answer rule: no hits when the best hit's score is below this fraction of the
-    # best score any paragraph could get for the question (Index.best_possible), i.e. when
-    # the corpus holds too little of the question's weight. Calibrated on eval/questions.jsonl.
-    min_relative_score: float = 0.2
+    fields: tuple[str, ...] = FIELDS
+    per_article: int | None = None  # at most this many paragraphs of one article (None: no limit)
+    # The no-answer rule: no hits when the best paragraph holds less than this share of
+    # the question (idf-weighted share of its distinct terms, Index.coverage).
+    min_coverage: float = 0.3
     refresh_interval: float = 2.0  # seconds between checks of the store for changes
 
 
@@ -106,7 +115,8 @@ class Searcher:
         self.tokenizer = tokenizer or Tokenizer(config.tokenizer)
         self.index_dir = default_index_dir(store) if index_dir == "default" else (Path(index_dir) if index_dir else None)
         # The index belongs to this store and this tokenizer; anything else is rebuilt.
-        self.fingerprint = f"{self.tokenizer.fingerprint()}-{store.store_id}"
+        fields = "+".join(config.fields)
+        self.fingerprint = f"{self.tokenizer.fingerprint()}-{fields}-{store.store_id}"
         self.index = Index(fingerprint=self.fingerprint)
         self._marker: object = None
         self._checked_at = 0.0
@@ -159,21 +169,29 @@ class Searcher:
 
     def _sync(self, report: RefreshReport) -> None:
         pids: list[int] = []
-        texts: list[str] = []
-        for pid, text in self.store.paragraphs_after(self.index.max_pid()):
+        docs: list[list[str]] = []
+        for pid, title, section, text in self.store.paragraphs_after(self.index.max_pid()):
             pids.append(pid)
-            texts.append(text)
+            docs.append(self._document_tokens(title, section, text))
             if len(pids) >= BATCH:
-                self._add_batch(pids, texts, report)
-                pids, texts = [], []
-        self._add_batch(pids, texts, report)
+                self._add_batch(pids, docs, report)
+                pids, docs = [], []
+        self._add_batch(pids, docs, report)
         if self.store.paragraph_count() != self.index.n_docs:
             gone = np.setdiff1d(self.index.pids(), np.asarray(self.store.paragraph_pids(), dtype=np.int64))
             report.removed += self.index.delete(gone)
 
-    def _add_batch(self, pids: list[int], texts: list[str], report: RefreshReport) -> None:
+    def _document_tokens(self, title: str, section: str | None, text: str) -> list[str]:
+        values = {"title": title, "section": section, "text": text}
+        tokens: list[str] = []
+        for field in self.config.fields:
+            if values[field]:
+                tokens += self.tokenizer.tokens(values[field])
+        return tokens
+
+    def _add_batch(self, pids: list[int], docs: list[list[str]], report: RefreshReport) -> None:
         if pids:
-            self.index.add(pids, [self.tokenizer.tokens(t) for t in texts])
+            self.index.add(pids, docs)
             report.added += len(pids)
 
     @contextmanager
@@ -198,8 +216,8 @@ class Searcher:
 
         Ties are broken by paragraph id (older first). With per_article=n, at most n
         paragraphs of one article are returned (None: no limit). Returns [] when nothing
-        matches or the best score is too small a part of what the question could
-        score (config.min_relative_score).
+        matches or the best paragraph holds too little of the question (the no-answer
+        rule, config.min_coverage).
         """
         self.refresh_if_changed()
         limit = self.config.per_article if per_article == "default" else per_article
@@ -211,12 +229,15 @@ class Searcher:
             ranked, matched = self.index.search(terms, wanted, self.config.bm25)
             if not ranked:
                 return []
-            if ranked[0][1] < self.config.min_relative_score * self.index.best_possible(terms, self.config.bm25):
+            if self._no_answer(terms, ranked[0][0]):
                 return []
             hits = self._hits(ranked, limit, k, set(terms))
             if len(hits) >= k or wanted >= matched:
                 return hits
             wanted *= 4
+
+    def _no_answer(self, terms: list[str], best_pid: int) -> bool:
+        return self.index.coverage(terms, best_pid) < self.config.min_coverage
 
     def _hits(self, ranked: list[tuple[int, float]], limit: int | None, k: int, query_terms: set[str]) -> list[Hit]:
         rows = self.store.paragraphs_by_pid([pid for pid, _ in ranked])

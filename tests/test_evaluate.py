@@ -426,7 +426,7 @@ def sample_questions(tmp_path, *extra: dict):
     records = [
         {"id": "q001", "query": "研发经费占GDP比重", "title": BEIJING, "answer": "6%左右"},
         {"id": "q002", "query": "世界旅游城市联合会有多少会员", "answer": "223个会员"},
-        {"id": "q003", "query": "理财券", "title": None, "answer": None},
+        {"id": "q003", "query": "特斯拉股价", "title": None, "answer": None},
         *extra,
     ]
     return write(tmp_path, "# sample questions", *(json.dumps(r, ensure_ascii=False) for r in records))
@@ -448,7 +448,7 @@ def test_eval_cli_on_the_sample(run, tmp_path):
     assert data["results"][0]["top"]["title"] == BEIJING
     lines = [line.split() for line in trec.read_text(encoding="utf-8").splitlines()]
     assert lines and all(len(parts) == 6 and parts[1] == "Q0" and parts[5] == "articlebot" for parts in lines)
-    assert {parts[0] for parts in lines} == {"q001", "q002"}  # 理财券 gets no hits, so no lines
+    assert {parts[0] for parts in lines} == {"q001", "q002"}  # 特斯拉股价 gets no hits, so no lines
     q001 = [parts for parts in lines if parts[0] == "q001"]
     assert [int(parts[3]) for parts in q001] == list(range(1, len(q001) + 1))
     assert q001[0][2] == data["results"][0]["hits"][0] and q001[0][2].split(":")[1].isdigit()
