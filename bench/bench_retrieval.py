@@ -110,7 +110,10 @@ class Ours:
             kernel = "numba" if kernels.ENABLED else "numpy"
         except ImportError:
             kernel = "numpy"
-        return {"segments": len(handle.segments), "kernel": kernel}
+        from retrieval.bm25 import BM25Params
+
+        p = BM25Params()  # what top(q, k) uses
+        return {"segments": len(handle.segments), "kernel": kernel, "params": f"k1 {p.k1} b {p.b} eps {p.epsilon}"}
 
 
 class RankBM25:
@@ -157,8 +160,8 @@ class RankBM25:
         return [(int(docs[i]) + 1, float(scores[docs[i]])) for i in order]
 
     @staticmethod
-    def notes(handle) -> dict:
-        return {}
+    def notes(bm) -> dict:
+        return {"params": f"k1 {bm.k1} b {bm.b} eps {bm.epsilon}"}
 
 
 class BM25S:
@@ -211,7 +214,7 @@ class BM25S:
 
     @staticmethod
     def notes(handle) -> dict:
-        return {"backend": handle.backend, "method": f"{handle.method}/{handle.idf_method}"}
+        return {"backend": handle.backend, "method": f"{handle.method}/{handle.idf_method}", "params": f"k1 {handle.k1} b {handle.b}"}
 
 
 class Tantivy:
@@ -274,7 +277,7 @@ class Tantivy:
     @staticmethod
     def notes(handle) -> dict:
         searcher, _ = handle
-        return {"segments": searcher.num_segments}
+        return {"segments": searcher.num_segments, "params": "k1 1.2 b 0.75, Lucene idf (fixed in tantivy)"}
 
 
 ENGINES = {"ours": Ours, "rank_bm25": RankBM25, "bm25s": BM25S, "tantivy": Tantivy}
@@ -386,10 +389,12 @@ def worker_main(args) -> None:
     for module in engine.modules:  # imported before any timing
         importlib.import_module(module)
     data, index_dir = Path(args.data), Path(args.index)
+    digest = retrieval_digest()  # the engine's source this worker ran
     if args.phase == "build":
         result = build_worker(engine, data, index_dir)
     else:
         result = serve_worker(engine, data, index_dir, args.n_queries, Path(args.top_file))
+    result["retrieval_sha"] = digest
     Path(args.result).write_text(json.dumps(result))
 
 
@@ -591,10 +596,11 @@ def parent_main(args) -> None:
             results["_exact"] = {"n": n, "identical": identical, "tied": tied, "differences": bad}
             for d in bad:
                 print("DIFFERENCE:", json.dumps(d, ensure_ascii=False))
-        digest = retrieval_digest()
-        if digest != info["versions"]["retrieval/*.py sha256"]:
-            print(f"WARNING: retrieval/ changed during the run (sha256 now {digest})")
-            info["versions"]["retrieval/*.py sha256"] += f" (changed during the run to {digest})"
+        if "ours" in results:  # the source our workers actually ran
+            ran = {results["ours"][phase]["retrieval_sha"] for phase in ("build", "serve")}
+            info["versions"]["retrieval/*.py sha256"] = " then ".join(sorted(ran))
+            if len(ran) > 1:
+                print("WARNING: retrieval/ changed between our build and serve workers")
         text = report(results, info, args, gen_s)
         print()
         print(text)

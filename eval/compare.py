@@ -25,7 +25,7 @@ DEFAULT = SearchConfig()
 VARIANTS = [
     ("defaults", DEFAULT),
     ("jieba precise mode", dataclasses.replace(DEFAULT, tokenizer=TokenizerConfig(mode="precise"))),
-    ("HMM off", dataclasses.replace(DEFAULT, tokenizer=TokenizerConfig(hmm=False))),
+    ("HMM on", dataclasses.replace(DEFAULT, tokenizer=TokenizerConfig(hmm=True))),
     ("stop words off", dataclasses.replace(DEFAULT, tokenizer=TokenizerConfig(stopwords=False))),
     ("k1=1.5 b=0.75 (rank_bm25)", dataclasses.replace(DEFAULT, bm25=BM25Params())),
     ("k1=1.2 b=0.75", dataclasses.replace(DEFAULT, bm25=BM25Params(k1=1.2, b=0.75))),

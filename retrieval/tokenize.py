@@ -25,6 +25,11 @@ from pathlib import Path
 import jieba
 import platformdirs
 
+try:  # jieba-rs: loads its dictionary in ~0.1 s where jieba takes ~1 s (cold start of a search)
+    import rjieba
+except ImportError:
+    rjieba = None
+
 from corpus.errors import ArticlebotError
 
 # Bump when the normalisation or filtering rules below change what tokens() returns.
@@ -47,7 +52,7 @@ class TokenizerError(ArticlebotError):
 @dataclass(frozen=True)
 class TokenizerConfig:
     mode: str = "search"  # "search" = jieba cut_for_search-style tokens, "precise" = jieba.cut
-    hmm: bool = True  # jieba's HMM for unknown words
+    hmm: bool = False  # jieba's HMM for unknown words (off: measured as good, and allows rjieba)
     stopwords: bool = True  # drop words of the shipped stop-word list
     user_dict: str | None = None  # path of a jieba user dictionary
 
@@ -118,9 +123,16 @@ def _content_lines(text: str):
 class Tokenizer:
     """jieba segmentation + normalisation + filtering. Thread-safe once built."""
 
-    def __init__(self, config: TokenizerConfig = TokenizerConfig(), cache_dir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        config: TokenizerConfig = TokenizerConfig(),
+        cache_dir: str | os.PathLike | None = None,
+        engine: str | None = None,
+    ):
         if config.mode not in MODES:
             raise TokenizerError(f"unknown tokenizer mode {config.mode!r}: use 'search' or 'precise'")
+        if engine not in (None, "jieba", "rjieba"):
+            raise TokenizerError(f"unknown segmenter {engine!r}: use 'jieba' or 'rjieba'")
         self.config = config
         self.cache_dir = Path(cache_dir if cache_dir is not None else default_cache_dir())
         # Both files are read now: a bad user dictionary fails early, and the fingerprint
@@ -128,6 +140,12 @@ class Tokenizer:
         self.stopwords = load_stopwords() if config.stopwords else frozenset()
         self.user_words = load_user_dict(config.user_dict) if config.user_dict else []
         self._jieba_mode = "search" if config.mode == "search" else "default"
+        # rjieba gives jieba's tokens exactly without HMM and without a user dictionary
+        # (tests/test_tokenize.py checks it on the shared corpus); otherwise jieba itself.
+        can_use_rjieba = rjieba is not None and not config.hmm and not self.user_words
+        if engine == "rjieba" and not can_use_rjieba:
+            raise TokenizerError("rjieba is used only without HMM and without a user dictionary")
+        self.engine = engine or ("rjieba" if can_use_rjieba else "jieba")
         self._segmenter: jieba.Tokenizer | None = None
         self._lock = threading.Lock()
 
@@ -140,6 +158,7 @@ class Tokenizer:
         parts = {
             "scheme": SCHEME_VERSION,
             "jieba": jieba.__version__,
+            "engine": self.engine,
             "mode": self.config.mode,
             "hmm": self.config.hmm,
             "stopwords": sorted(self.stopwords) if self.config.stopwords else None,
@@ -169,9 +188,12 @@ class Tokenizer:
                 out.append(Token(term, s, e))
         return out
 
-    def _build_segmenter(self) -> jieba.Tokenizer:
+    def _build_segmenter(self):
         with self._lock:
             if self._segmenter is not None:
+                return self._segmenter
+            if self.engine == "rjieba":
+                self._segmenter = _RJieba()
                 return self._segmenter
             try:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -190,6 +212,26 @@ class Tokenizer:
                 seg.add_word(word, freq)
             self._segmenter = seg
             return seg
+
+
+class _RJieba:
+    """rjieba behind jieba.Tokenizer's tokenize() signature, with the same lowercase
+    twins of jieba's mixed-case dictionary words as the jieba segmenter gets."""
+
+    def __init__(self) -> None:
+        self._seg = rjieba.Jieba()
+        for word, freq in _mixed_case_words():
+            if not self._seg.has_word(word.lower()):
+                self._seg.add_word(word.lower(), freq, None)
+
+    def tokenize(self, text: str, mode: str, HMM: bool):  # noqa: N803 (jieba's name)
+        return self._seg.tokenize(text, mode=mode, hmm=HMM)
+
+
+def _mixed_case_words() -> list[tuple[str, int]]:
+    """(word, freq) of jieba's dictionary entries with upper-case letters (T恤, U盘...)."""
+    text = (Path(jieba.__file__).parent / "dict.txt").read_text(encoding="utf-8")
+    return [(m.group(1), int(m.group(2))) for m in re.finditer(r"^(\S*[A-Z]\S*) (\d+)", text, re.M)]
 
 
 def _normalize_with_offsets(text: str) -> tuple[str, list[int] | None, list[int] | None]:

@@ -52,18 +52,18 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def search(cache_dir) -> Tokenizer:
-    return Tokenizer(TokenizerConfig(), cache_dir=cache_dir)
+    return Tokenizer(TokenizerConfig(hmm=True), cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="module")
 def precise(cache_dir) -> Tokenizer:
-    return Tokenizer(TokenizerConfig(mode="precise"), cache_dir=cache_dir)
+    return Tokenizer(TokenizerConfig(mode="precise", hmm=True), cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="module")
 def precise_raw(cache_dir) -> Tokenizer:
     """Precise mode without HMM and without stop words."""
-    return Tokenizer(TokenizerConfig(mode="precise", hmm=False, stopwords=False), cache_dir=cache_dir)
+    return Tokenizer(TokenizerConfig(mode="precise", hmm=False, stopwords=False), cache_dir=cache_dir, engine="jieba")
 
 
 @pytest.fixture()
@@ -190,7 +190,7 @@ def test_same_text_same_tokens(search, cache_dir):
     text = "国家统计局今天发布数据，ＣＰＩ同比上涨2.1%。"
     first = search.tokens(text)
     assert search.tokens(text) == first
-    assert Tokenizer(TokenizerConfig(), cache_dir=cache_dir).tokens(text) == first
+    assert Tokenizer(TokenizerConfig(hmm=True), cache_dir=cache_dir).tokens(text) == first
 
 
 # --- user dictionary --------------------------------------------------------------------
@@ -234,7 +234,7 @@ def test_fingerprint_changes_with_every_setting(tmp_path):
     configs = [
         TokenizerConfig(),
         TokenizerConfig(mode="precise"),
-        TokenizerConfig(hmm=False),
+        TokenizerConfig(hmm=True),
         TokenizerConfig(stopwords=False),
     ]
     prints = [Tokenizer(c, cache_dir=tmp_path).fingerprint() for c in configs]
@@ -286,7 +286,7 @@ def test_first_use_from_many_threads_builds_jieba_once(cache_dir, monkeypatch):
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(jieba, "Tokenizer", CountingTokenizer)
-    tokenizer = Tokenizer(TokenizerConfig(mode="precise"), cache_dir=cache_dir)
+    tokenizer = Tokenizer(TokenizerConfig(mode="precise", hmm=True), cache_dir=cache_dir)
     barrier = threading.Barrier(4)
     results = []
 
@@ -395,3 +395,57 @@ def test_every_paragraph_of_the_shared_corpus_tokenizes_cleanly(shared_corpus_di
                 assert any(c.isalnum() for c in t.term), (path.name, t)
             total += len(spans)
     assert total > 10_000
+
+
+# --- the accelerated segmenter gives jieba's tokens exactly ---------------------------
+
+
+def _texts_of(files):
+    from corpus.parse import parse_file
+
+    texts = []
+    for f in files:
+        article = parse_file(f)
+        texts.append(article.title)
+        texts += [p.text for p in article.paragraphs]
+        texts += [p.section for p in article.paragraphs if p.section]
+    return texts
+
+
+def _assert_same_tokens(texts, tmp_path_factory):
+    pytest.importorskip("rjieba")
+    from retrieval.tokenize import Tokenizer, TokenizerConfig
+
+    cache = tmp_path_factory.mktemp("jieba-cache")
+    for mode in ("search", "precise"):
+        config = TokenizerConfig(mode=mode, hmm=False)
+        fast = Tokenizer(config, cache_dir=cache, engine="rjieba")
+        reference = Tokenizer(config, cache_dir=cache, engine="jieba")
+        differing = [t for t in texts if fast.spans(t) != reference.spans(t)]
+        assert differing == [], (mode, differing[:3])
+
+
+def test_rjieba_matches_jieba_on_the_sample_and_questions(tmp_path_factory):
+    import json
+
+    from corpus.sample import sample_files
+
+    questions = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+    queries = [json.loads(line)["query"] for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    _assert_same_tokens(_texts_of(sample_files()) + queries + ["ＷＩＮＤＯＷＳ　１１ T恤 U盘 IP地址"], tmp_path_factory)
+
+
+def test_rjieba_matches_jieba_on_the_shared_corpus(shared_corpus_dir, tmp_path_factory):
+    _assert_same_tokens(_texts_of(sorted(shared_corpus_dir.glob("*.md"))), tmp_path_factory)
+
+
+def test_engine_choice():
+    from retrieval.tokenize import Tokenizer, TokenizerConfig, TokenizerError, rjieba
+
+    assert Tokenizer(TokenizerConfig(hmm=True)).engine == "jieba"  # rjieba's HMM differs from jieba's
+    if rjieba is not None:
+        assert Tokenizer(TokenizerConfig(hmm=False)).engine == "rjieba"
+        assert Tokenizer(TokenizerConfig(hmm=False), engine="jieba").fingerprint() != Tokenizer(
+            TokenizerConfig(hmm=False)).fingerprint()
+    with pytest.raises(TokenizerError):
+        Tokenizer(TokenizerConfig(hmm=True), engine="rjieba")
