@@ -290,7 +290,7 @@ class Index:
         """(the k best (pid, score), number of live documents matching any query term)."""
         if k <= 0 or not self.n_docs or not query_terms:
             return [], 0
-        if not kernels.ENABLED:
+        if not kernels.ENABLED or self.n_docs < kernels.MIN_DOCS:
             pids, scores = self.score(query_terms, params)
             return top_k(pids, scores, k), len(pids)
         hashes, weights = self._query_weights(query_terms, params)

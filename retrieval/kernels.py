@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # the numpy path gives the same results, only slower
-    numba = None
+import importlib.util
 
-ENABLED = numba is not None
+# The compiled path is used when numba is installed and the index is large enough for it
+# to pay: below MIN_DOCS the numpy path is well under a millisecond and a process (a
+# one-off `articlebot search`) does not pay numba's import and first-call cost.
+ENABLED = importlib.util.find_spec("numba") is not None
+MIN_DOCS = 200_000
+_compiled = None  # the jitted _top_k_segment, built on first use
 
 
 def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, k1p1, deleted, acc, seen, touched, k, top_doc, top_score):
@@ -66,8 +68,13 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, k1p1, d
     return matched, kept
 
 
-if numba is not None:
-    _top_k_segment = numba.njit(cache=True, nogil=True)(_top_k_segment)
+def _kernel():
+    global _compiled
+    if _compiled is None:
+        import numba
+
+        _compiled = numba.njit(cache=True, nogil=True)(_top_k_segment)
+    return _compiled
 
 
 def top_k_segment(segment, norm, term_idx, weights, k1, scratch, k):
@@ -75,7 +82,7 @@ def top_k_segment(segment, norm, term_idx, weights, k1, scratch, k):
     acc, seen, touched = scratch
     top_doc = np.empty(k, dtype=np.int64)
     top_score = np.empty(k, dtype=np.float64)
-    matched, kept = _top_k_segment(
+    matched, kept = _kernel()(
         segment.post_ptr, segment.post_doc, segment.post_tf, norm, term_idx, weights,
         k1 + 1.0, segment.deleted, acc, seen, touched, k, top_doc, top_score,
     )

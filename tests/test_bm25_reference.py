@@ -26,6 +26,7 @@ def path(request, monkeypatch):
     if request.param == "compiled" and not kernels.ENABLED:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(kernels, "ENABLED", request.param == "compiled")
+    monkeypatch.setattr(kernels, "MIN_DOCS", 0)  # compile even for tiny test corpora
     return request.param
 
 

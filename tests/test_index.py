@@ -154,6 +154,7 @@ def test_top_k_skips_deleted_documents_on_both_paths(compiled, monkeypatch):
     if compiled and not kernels.ENABLED:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(kernels, "ENABLED", compiled)
+    monkeypatch.setattr(kernels, "MIN_DOCS", 0)
     docs = corpus(9)
     live = {i + 1: d for i, d in enumerate(docs)}
     index = Index()
