@@ -419,6 +419,50 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
         sys.exit(1)
 
 
+@cli.command(name="bot")
+@db_option
+@click.option("--base-url", metavar="URL", help="Bot API server (default: $TELEGRAM_API_BASE_URL, else api.telegram.org).")
+@click.option("--webhook-url", metavar="URL", help="Receive updates on this public https url instead of long polling.")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Address the webhook server listens on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True, help="Port of the webhook server.")
+@click.option("--secret-token", metavar="S", help="Webhook secret Telegram sends in each request header.")
+@user_errors
+def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
+    """Run the Telegram bot (token from $TELEGRAM_BOT_TOKEN) until Ctrl-C or SIGTERM.
+
+    Admins ($ARTICLEBOT_ADMINS, user ids) can add articles by sending files, and
+    /remove them. $ARTICLEBOT_ALLOWED_CHATS limits the chats served;
+    $ARTICLEBOT_RATE_LIMIT (default 10/60) the questions per user per seconds.
+    """
+    # Imported here: python-telegram-bot is only needed by this command.
+    from bot.app import build_application, run, setup_logging
+    from bot.config import BotConfig, ConfigError
+    from bot.library import Library
+
+    try:
+        config = BotConfig.from_env(base_url=base_url, webhook_url=webhook_url, listen=listen, port=port, secret_token=secret_token)
+    except ConfigError as exc:  # a configuration problem: exit 2, like a usage error
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    setup_logging(config.token)
+    library = Library(resolve_db_path(db))  # closed by the application's post_shutdown
+    run(build_application(config, library), config)
+
+
+@cli.command()
+@click.option("-k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Passages per answer.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages [default: from $LANG].")
+@db_option
+@user_errors
+def chat(k: int, lang: str | None, db: str | None) -> None:
+    """Ask questions in the terminal; with input from a pipe, answer each line and exit."""
+    from bot.chat import run_chat, terminal_language
+
+    with open_corpus(db) as store:
+        searcher = make_searcher(store)
+        run_chat(lambda question: searcher.search(question, k=k), lang or terminal_language(), sys.stdin.isatty(), sys.stdin)
+
+
 def main() -> None:
     cli(prog_name="articlebot")
 

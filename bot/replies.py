@@ -1,0 +1,355 @@
+"""What the bot says: pure functions from hits and facts to Telegram HTML.
+
+Every message is built from (tag, text) segments: the text of each segment goes through
+html.escape, and the only markup is the tag we put around it, so no article, title or
+question can inject markup or break the parse. Telegram's 4096-character limit counts
+UTF-16 code units of the text without tags, while the raw HTML (escapes included) is
+what we send, so a message's cost is the larger of the two and must stay <= 4096.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+
+from corpus.models import Article, ArticleSummary, StoreStats
+from retrieval.search import Hit
+
+MESSAGE_LIMIT = 4096  # Telegram's limit on a message text (and on an inline result's message)
+CALLBACK_DATA_LIMIT = 64  # bytes
+MIN_BLOCK = 400  # the least room worth giving one passage; fewer, longer passages beat many stubs
+ELLIPSIS = "…"
+TITLE_CHARS = 120  # a title longer than this is cut, whatever the room
+SNIPPET_CHARS = 120  # inline result description
+UNLIMITED = 10**12
+
+Segment = tuple[str | None, str]  # (tag or None, plain text)
+
+
+# --- text measure and markup ---------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    # quote=False: Telegram needs only <, > and & escaped in text, and every &quot; would
+    # cost 6 of the 4096 characters.
+    return html.escape(text, quote=False)
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: characters outside the BMP (emoji...) count twice."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def to_html(segments: Sequence[Segment]) -> str:
+    return "".join(f"<{tag}>{escape(text)}</{tag}>" if tag and text else escape(text) for tag, text in segments)
+
+
+def cost(segments: Sequence[Segment]) -> int:
+    """Room taken in a message: the raw HTML or the parsed text, whichever is longer."""
+    return max(len(to_html(segments)), utf16_len("".join(text for _, text in segments)))
+
+
+def _longest_fitting(render: Callable[[int], list[Segment]], most: int, budget: int) -> list[Segment]:
+    """render(n) for the largest n in [0, most] whose cost fits `budget` (binary search; the
+    cost grows with n). render(0) is returned when nothing fits, the caller's last resort."""
+    best = render(0)
+    low, high = 1, most
+    while low <= high:
+        mid = (low + high) // 2
+        candidate = render(mid)
+        if cost(candidate) <= budget:
+            best, low = candidate, mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n].rstrip() + ELLIPSIS
+
+
+# --- passages -----------------------------------------------------------------------------
+
+
+def normalize_spans(spans: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Spans clipped to the text, empty ones dropped, sorted and merged."""
+    merged: list[list[int]] = []
+    for start, end in sorted((max(0, s), min(length, e)) for s, e in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def window(text: str, spans: Sequence[tuple[int, int]], size: int) -> tuple[int, int]:
+    """[start, end) of at most about `size` characters of text around the first highlight.
+
+    The first highlight sits a quarter into the window, so the reader sees what leads up
+    to it. A cut never splits a highlighted term: a start inside a term moves back to
+    the term's start, an end inside one moves back before it.
+    """
+    if len(text) <= size:
+        return 0, len(text)
+    first = spans[0][0] if spans else 0
+    start = max(0, min(first - size // 4, len(text) - size))
+    end = start + size
+    for s, e in spans:
+        if s < start < e:
+            start = s
+        if s < end < e:
+            end = s
+    return start, max(start, end)
+
+
+def passage_segments(text: str, highlights: Sequence[tuple[int, int]], size: int | None = None) -> list[Segment]:
+    """The passage (or a window of `size` characters of it) with highlighted terms in <b>,
+    and "…" where it was cut."""
+    spans = normalize_spans(highlights, len(text))
+    start, end = (0, len(text)) if size is None else window(text, spans, size)
+    segments: list[Segment] = [(None, ELLIPSIS)] if start > 0 else []
+    last = start
+    for s, e in spans:
+        s, e = max(s, start), min(e, end)
+        if s >= e:
+            continue
+        segments += [(None, text[last:s]), ("b", text[s:e])]
+        last = e
+    segments.append((None, text[last:end]))
+    if end < len(text):
+        segments.append((None, ELLIPSIS))
+    return [seg for seg in segments if seg[1]]
+
+
+def _meta(hit: Hit) -> str:
+    facts = [f"{hit.published:%Y-%m-%d}"] if hit.published else []
+    if hit.section:
+        facts.append(hit.section)
+    return " · ".join(facts)
+
+
+def hit_segments(hit: Hit, rank: int | None, budget: int) -> list[Segment]:
+    """One passage: the numbered title in bold, date and section in italics, then the
+    passage trimmed to what `budget` leaves. Title and meta are cut only when they would
+    take more than half of the room, so the passage keeps at least half."""
+    prefix = f"{rank}. " if rank is not None else ""
+    meta_text = _meta(hit)
+
+    def title(n: int) -> list[Segment]:
+        return [("b", prefix + _cut(hit.title, n))]
+
+    def meta(n: int) -> list[Segment]:
+        return [(None, "\n"), ("i", _cut(meta_text, n))] if meta_text else []
+
+    head = title(TITLE_CHARS) + meta(len(meta_text)) + [(None, "\n")]
+    whole = passage_segments(hit.text, hit.highlights)
+    if cost(head) + cost(whole) <= budget:
+        return head + whole
+    if cost(head) > budget // 2:
+        head = _longest_fitting(title, TITLE_CHARS, budget // 4) + _longest_fitting(meta, len(meta_text), budget // 8) + [(None, "\n")]
+    room = budget - cost(head)
+    body = _longest_fitting(lambda n: passage_segments(hit.text, hit.highlights, n), len(hit.text), room)
+    if cost(body) > room:  # not even an ellipsis fits: leave the passage out
+        body = []
+    return head + body
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def render_answer(hits: Sequence[Hit], offset: int = 0, limit: int = MESSAGE_LIMIT) -> tuple[str, int]:
+    """(HTML, how many of `hits` it shows), numbered from offset + 1, within `limit`.
+
+    Passages share the room fairly: a passage that fits its equal share is shown whole,
+    and what it leaves goes to the longer ones (water-filling). When there are more
+    hits than limit // MIN_BLOCK, only that many are shown (the rest belong on the next
+    page).
+    """
+    shown = min(len(hits), max(1, limit // MIN_BLOCK))
+    separator = [(None, "\n\n")]
+    budget = limit - cost(separator) * (shown - 1)
+    ranks = range(offset + 1, offset + shown + 1)
+    whole = [cost(hit_segments(hit, rank, UNLIMITED)) for hit, rank in zip(hits, ranks)]  # room each wants
+    room = [0] * shown
+    for i, n in enumerate(sorted(range(shown), key=whole.__getitem__)):
+        room[n] = min(whole[n], budget // (shown - i))
+        budget -= room[n]
+    blocks = [hit_segments(hit, rank, share) for hit, rank, share in zip(hits, ranks, room)]
+    segments = [seg for i, block in enumerate(blocks) for seg in (separator if i else []) + block]
+    return to_html(segments), shown
+
+
+def format_answer(query: str, hits: list[Hit], lang: str, offset: int = 0) -> str:
+    """Telegram HTML for `hits` (numbered from offset + 1), <= 4096; no hits: the no-answer
+    message. All hits are shown unless they cannot fit (see render_answer)."""
+    if not hits:
+        return format_no_answer(query, lang)
+    return render_answer(hits, offset)[0]
+
+
+def no_answer_text(query: str, lang: str) -> str:
+    """The no-answer message as plain text (the terminal chat prints this)."""
+    return text_of("no_answer", lang).format(query=_cut(" ".join(query.split()), 60))
+
+
+def format_no_answer(query: str, lang: str) -> str:
+    return escape(no_answer_text(query, lang))
+
+
+def format_inline_result(hit: Hit) -> tuple[str, str, str]:
+    """(title, description, message HTML) of an inline query result."""
+    description = "".join(text for _, text in passage_segments(hit.text, hit.highlights, SNIPPET_CHARS))
+    message = to_html(hit_segments(hit, None, MESSAGE_LIMIT))
+    return _cut(hit.title, TITLE_CHARS), description, message
+
+
+def language_of(language_code: str | None) -> str:
+    """"en" for English-speaking users (language_code en, en-US...), else "zh"."""
+    return "en" if (language_code or "").lower().startswith("en") else "zh"
+
+
+# --- the "more" button --------------------------------------------------------------------
+
+_MORE = re.compile(r"more:([A-Za-z0-9_-]{1,32}):(\d{1,6})")
+
+
+def more_callback_data(page_id: str, offset: int) -> str:
+    data = f"more:{page_id}:{offset}"
+    if len(data.encode()) > CALLBACK_DATA_LIMIT or not _MORE.fullmatch(data):
+        raise ValueError(f"bad callback data {data!r}")
+    return data
+
+
+def parse_more(data: str | None) -> tuple[str, int] | None:
+    """(page id, offset) of a "more" button's data; None for anything else."""
+    match = _MORE.fullmatch(data or "")
+    return (match[1], int(match[2])) if match else None
+
+
+# --- everything else the bot says ---------------------------------------------------------
+
+TEXTS: dict[str, dict[str, str]] = {
+    "start": {
+        "zh": "你好！我根据文章库回答问题：直接发问题给我，我会回复最相关的段落和出处。\n发送 /help 查看用法。",
+        "en": "Hi! I answer questions from a library of articles: send me a question and I reply "
+        "with the most relevant passages and their sources.\nSend /help for more.",
+    },
+    "help": {
+        "zh": "<b>用法</b>\n"
+        "• 私聊：直接发送问题。\n"
+        "• 群组：/search 问题，或 @我 提问，或回复我的消息。\n"
+        "• 任意聊天中输入 @{bot} 问题，可插入一段答案。\n"
+        "• 点「更多」查看更多段落。\n"
+        "/stats 文章库统计",
+        "en": "<b>How to ask</b>\n"
+        "• Private chat: just send your question.\n"
+        "• Groups: /search question, mention me, or reply to one of my messages.\n"
+        "• In any chat, type @{bot} question to insert a passage.\n"
+        "• Press “More” for further passages.\n"
+        "/stats library figures",
+    },
+    "help_admin": {
+        "zh": "\n\n<b>管理员</b>\n• 发送文件（.md .markdown .html .htm .txt，最大 {mb} MB）即可加入文章库。\n"
+        "• /remove 文章ID 删除文章。",
+        "en": "\n\n<b>Admins</b>\n• Send a file (.md .markdown .html .htm .txt, up to {mb} MB) to add it to the library.\n"
+        "• /remove ARTICLE_ID removes an article.",
+    },
+    "search_usage": {
+        "zh": "请在 /search 后面写上问题，例如：/search 研发经费占GDP比重",
+        "en": "Put your question after /search, e.g. /search 研发经费占GDP比重",
+    },
+    "no_answer": {
+        "zh": "没有找到与「{query}」相关的段落。\n提示：换个说法试试，或者少用几个词、只留关键词。",
+        "en": "I found no passage about “{query}”.\nTip: try other words, or fewer words (just the key terms).",
+    },
+    "rate_limited": {
+        "zh": "提问太频繁了，请 {seconds} 秒后再试。",
+        "en": "You are asking too fast; please try again in {seconds} seconds.",
+    },
+    "more": {"zh": "更多", "en": "More"},
+    "expired": {"zh": "这些结果已过期，请重新提问。", "en": "These results have expired; please ask again."},
+    "error": {"zh": "抱歉，出错了，请稍后再试。", "en": "Sorry, something went wrong. Please try again later."},
+    "stats": {
+        "zh": "<b>文章库</b>\n文章：{articles}\n段落：{paragraphs}",
+        "en": "<b>Library</b>\nArticles: {articles}\nParagraphs: {paragraphs}",
+    },
+    "stats_last": {"zh": "\n最近加入：{title}（<code>{id}</code>，{when}）", "en": "\nLast added: {title} (<code>{id}</code>, {when})"},
+    "stats_sample": {
+        "zh": "\n文章库为空，目前使用内置示例文章（{count} 篇）回答。",
+        "en": "\nThe library is empty, so answers come from the bundled sample ({count} articles).",
+    },
+    "admins_only": {"zh": "抱歉，只有管理员可以添加或删除文章。", "en": "Sorry, only the bot's admins can add or remove articles."},
+    "forwarded": {"zh": "请直接发送文件，不要转发。", "en": "Please send the file itself rather than forwarding it."},
+    "bad_type": {
+        "zh": "只能添加 .md .markdown .html .htm .txt 文件。",
+        "en": "I can only add .md, .markdown, .html, .htm or .txt files.",
+    },
+    "too_big": {"zh": "文件太大（{size} MB），上限是 {mb} MB。", "en": "The file is too big ({size} MB); the limit is {mb} MB."},
+    "unknown_size": {"zh": "无法得知文件大小，未添加。", "en": "Telegram did not say how big the file is, so I did not add it."},
+    "unreadable": {"zh": "无法读取这个文件：{reason}", "en": "I could not read this file: {reason}"},
+    "added": {
+        "zh": "已加入：<b>{title}</b>\nID：<code>{id}</code>，{paragraphs} 个段落。",
+        "en": "Added: <b>{title}</b>\nID: <code>{id}</code>, {paragraphs} paragraphs.",
+    },
+    "unchanged": {
+        "zh": "这篇文章已在库中：<b>{title}</b>\nID：<code>{id}</code>，{paragraphs} 个段落。",
+        "en": "This article is already in the library: <b>{title}</b>\nID: <code>{id}</code>, {paragraphs} paragraphs.",
+    },
+    "remove_usage": {"zh": "用法：/remove 文章ID", "en": "Usage: /remove ARTICLE_ID"},
+    "removed": {"zh": "已删除：<b>{title}</b>（<code>{id}</code>）", "en": "Removed: <b>{title}</b> (<code>{id}</code>)"},
+    "not_found": {"zh": "没有删除：{reason}", "en": "Nothing removed: {reason}"},
+}
+
+
+# The command menu (setMyCommands): Chinese by default, English for en users.
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "zh": [("search", "搜索：/search 问题"), ("help", "用法"), ("stats", "文章库统计"), ("start", "开始")],
+    "en": [("search", "Search: /search question"), ("help", "How to ask"), ("stats", "Library figures"), ("start", "Start")],
+}
+
+
+def text_of(key: str, lang: str) -> str:
+    """One of TEXTS as it stands (for plain-text places such as callback query notices)."""
+    return TEXTS[key]["en" if lang == "en" else "zh"]
+
+
+def message(key: str, lang: str, **values) -> str:
+    """One of TEXTS as Telegram HTML; every value is escaped (the templates hold our tags)."""
+    return text_of(key, lang).format(**{name: escape(str(value)) for name, value in values.items()})
+
+
+def format_help(lang: str, bot_username: str, admin: bool, max_upload_bytes: int) -> str:
+    text = message("help", lang, bot=bot_username)
+    if admin:
+        text += message("help_admin", lang, mb=_megabytes(max_upload_bytes))
+    return text
+
+
+def format_stats(stats: StoreStats, lang: str, sample_articles: int | None = None) -> str:
+    text = message("stats", lang, articles=stats.articles, paragraphs=stats.paragraphs)
+    last = stats.last_added
+    if last:
+        text += message("stats_last", lang, title=_cut(last.title, TITLE_CHARS), id=last.id, when=f"{last.added_at:%Y-%m-%d %H:%M} UTC")
+    if sample_articles:
+        text += message("stats_sample", lang, count=sample_articles)
+    return text
+
+
+def format_added(article: Article, status: str, lang: str) -> str:
+    key = "unchanged" if status == "unchanged" else "added"
+    return message(key, lang, title=_cut(article.title, TITLE_CHARS), id=article.id, paragraphs=len(article.paragraphs))
+
+
+def format_removed(summary: ArticleSummary, lang: str) -> str:
+    return message("removed", lang, title=_cut(summary.title, TITLE_CHARS), id=summary.id)
+
+
+def format_too_big(size: int, limit: int, lang: str) -> str:
+    return message("too_big", lang, size=_megabytes(size), mb=_megabytes(limit))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")

@@ -1,0 +1,502 @@
+"""End-to-end tests of the Telegram bot against the in-process fake Bot API (offline).
+
+Each test starts a fresh fake server and a fresh application (polling the fake on
+127.0.0.1) over its own copy of a store holding the bundled sample, feeds updates as
+Telegram would, and asserts on the Bot API calls the bot made. The fake refuses what
+Telegram would refuse (bad HTML, too long, bad callback data...), and every test ends by
+checking that the bot made no call the fake refused and logged no error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("telegram", reason="python-telegram-bot is not installed")
+pytest.importorskip("aiohttp", reason="aiohttp is not installed")
+pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
+
+import bot.app as bot_app  # noqa: E402
+from bot.app import build_application  # noqa: E402
+from bot.config import BotConfig  # noqa: E402
+from bot.library import Library  # noqa: E402
+from bot.replies import format_no_answer  # noqa: E402
+from corpus.ingest import add_paths  # noqa: E402
+from corpus.parse import parse_bytes  # noqa: E402
+from corpus.sample import sample_files  # noqa: E402
+from corpus.store import Store  # noqa: E402
+from fake_telegram import Call, FakeTelegram  # noqa: E402
+
+TOKEN = "123:TEST"
+ADMIN_ID = 1001
+RATE_LIMIT = 3  # questions per user per window in these tests
+MAX_UPLOAD = 64 * 1024
+
+QUESTION = "世界旅游城市联合会有多少会员"
+TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"
+BOT_USERNAME = "articlebot_test_bot"
+
+UNIQUE_WORD = "阿尔法贝塔测试词"
+UPLOAD_TITLE = f"{UNIQUE_WORD}：一篇测试用的新闻"
+UPLOAD_MD = f"""# {UPLOAD_TITLE}
+
+{UNIQUE_WORD}是一个只在测试中出现的词语，用来检验机器人能否找到刚刚加入文章库的文章。
+
+第二段讲述这次测试的背景：管理员通过私聊把一个 Markdown 文件发给机器人，机器人下载、解析并保存它。
+
+第三段说明结果：加入之后，任何用户提问都应该能检索到这篇文章的段落。
+""".encode()
+
+HOSTILE_WORD = "欧米伽测试词"
+HOSTILE_MD = (
+    f"# 标题 &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt; {HOSTILE_WORD}\n\n"
+    f"{HOSTILE_WORD}：a &lt; b &amp;&amp; c &gt; d；&lt;script&gt;alert(document.cookie)&lt;/script&gt; "
+    "以及 &amp;amp; &amp;nbsp; &amp;#0; 还有 &lt;b&gt;不是粗体&lt;/i&gt; 和 &lt;a href=x&gt;。\n\n"
+    f"第二段 {HOSTILE_WORD} `<script>x</script>` 与 `a & b < c > d` 还有 `</b></pre>`。\n"
+).encode()
+
+ANSWER_WAIT = 8.0  # seconds: first searches load jieba; later ones take milliseconds
+
+
+# --- the store, built once and copied per test -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("sample-store") / "articles.db"
+    store = Store.open(db)
+    try:
+        report = add_paths(store, sample_files())
+    finally:
+        store.close()
+    assert not report.failed and report.added >= 30
+    Library(db).close()  # builds and saves the index beside the store, so copies load it
+    return db
+
+
+@pytest.fixture
+def db_path(sample_db: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "articles.db"
+    for source in sample_db.parent.iterdir():
+        if source.name.startswith(sample_db.name):
+            destination = tmp_path / (target.name + source.name[len(sample_db.name):])
+            if source.is_dir():
+                shutil.copytree(source, destination)
+            else:
+                shutil.copy2(source, destination)
+    return target
+
+
+# --- the running bot ---------------------------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    fake: FakeTelegram
+    library: Library
+    config: BotConfig
+    application: object
+    since: int = 0  # calls before this index were made during startup
+    expect_errors: bool = False  # set by tests that make the bot fail on purpose
+    log_records: list[logging.LogRecord] = field(default_factory=list)
+
+    def mark(self) -> int:
+        return self.fake.mark()
+
+    async def reply_to(self, chat_id: int, since: int, predicate=None, timeout: float = ANSWER_WAIT) -> Call:
+        """The next successful sendMessage to `chat_id` at or after `since`."""
+        return await self.fake.wait_for(
+            "sendMessage",
+            lambda c: c["chat_id"] == chat_id and (predicate is None or predicate(c)),
+            timeout=timeout,
+            since=since,
+        )
+
+    async def ask(self, chat_id: int, text: str, **kwargs) -> Call:
+        mark = self.mark()
+        self.fake.feed_message(chat_id, text, **kwargs)
+        return await self.reply_to(chat_id, mark)
+
+    def sent_to(self, chat_id: int, since: int = 0, method: str = "sendMessage") -> list[Call]:
+        return self.fake.calls_of(method, lambda c: c.get("chat_id") == chat_id, since=since)
+
+    async def settle(self) -> None:
+        await self.fake.wait_idle(quiet=0.3, timeout=5)
+
+
+def plain(call: Call) -> str:
+    """The message text as Telegram shows it (the fake parsed the HTML)."""
+    return call.result["text"]
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list):
+        super().__init__(logging.WARNING)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@asynccontextmanager
+async def running_bot(db_path: Path, **overrides):
+    """The bot polling a fresh fake, started and stopped the way Application.run_polling
+    does (initialize, post_init, start_polling, start ... stop, post_stop, shutdown,
+    post_shutdown), with the event loop left to pytest-asyncio."""
+    records: list[logging.LogRecord] = []
+    collector = _Collect(records)
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        async with FakeTelegram(TOKEN, username=BOT_USERNAME) as fake:
+            settings = dict(
+                token=TOKEN,
+                base_url=fake.base_url,
+                base_file_url=fake.base_file_url,
+                admins=frozenset({ADMIN_ID}),
+                rate_limit=RATE_LIMIT,
+                rate_window=60.0,
+                max_upload_bytes=MAX_UPLOAD,
+            )
+            config = BotConfig(**{**settings, **overrides})
+            library = await asyncio.to_thread(Library, db_path)
+            application = build_application(config, library)
+            try:
+                await application.initialize()
+                if application.post_init:
+                    await application.post_init(application)
+                await application.updater.start_polling(
+                    poll_interval=0, timeout=1, allowed_updates=getattr(bot_app, "ALLOWED_UPDATES", None)
+                )
+                await application.start()
+                harness = Harness(fake, library, config, application, since=fake.mark(), log_records=records)
+                try:
+                    yield harness
+                finally:
+                    if application.updater.running:
+                        await application.updater.stop()
+                    if application.running:
+                        await application.stop()
+                    if application.post_stop:
+                        await application.post_stop(application)
+            finally:
+                await application.shutdown()
+                if application.post_shutdown:
+                    await application.post_shutdown(application)
+                library.close()  # safe twice
+        refused = fake.errors()
+        assert not refused, f"the fake Bot API refused calls the bot made: {refused}"
+        if not harness.expect_errors:
+            errors = [r for r in records if r.levelno >= logging.ERROR]
+            assert not errors, f"the bot logged errors: {[r.getMessage() for r in errors]}"
+    finally:
+        root.removeHandler(collector)
+
+
+@pytest_asyncio.fixture
+async def bot(db_path):
+    async with running_bot(db_path) as harness:
+        yield harness
+
+
+pytestmark = pytest.mark.asyncio
+
+
+# --- start-up -----------------------------------------------------------------------------------
+
+
+async def test_startup_registers_commands(bot):
+    calls = bot.fake.calls_of("setMyCommands", since=0)
+    assert calls, "setMyCommands was not called at startup"
+    names = {c["command"] for call in calls for c in call["commands"]}
+    assert {"search", "help", "stats", "start"} <= names
+    assert bot.fake.calls_of("getMe") and bot.fake.calls_of("deleteWebhook")
+    poll = await bot.fake.wait_for("getUpdates", ok=None)  # polling the fake
+    assert set(poll.get("allowed_updates") or ["message", "callback_query", "inline_query"]) >= {
+        "message", "callback_query", "inline_query"}
+    assert not bot.fake.unknown_calls
+
+
+# --- questions ------------------------------------------------------------------------------------
+
+
+async def test_private_question_gets_passage_with_title_and_fact(bot):
+    call = await bot.ask(2001, QUESTION)
+    assert call["parse_mode"] == "HTML"
+    assert TITLE in plain(call)
+    assert "223" in plain(call)
+    assert "223" in call["text"] and "世界旅游城市联合会" in plain(call)
+
+
+async def test_group_message_without_mention_is_ignored(bot):
+    group, user = -3001, 3001
+    mark = bot.mark()
+    bot.fake.feed_message(group, QUESTION, user_id=user, chat_type="group")
+    other = bot.fake.feed_message(group, "大家好", user_id=user + 1, chat_type="group")
+    # a reply to another member's message is not addressed to the bot either
+    bot.fake.feed_message(group, QUESTION, user_id=user, chat_type="group", reply_to_message_id=other["message_id"])
+    # a mention of someone else is not a mention of the bot
+    bot.fake.feed_message(group, f"@someone_else {QUESTION}", user_id=user, chat_type="group")
+    # then one that is addressed to the bot: its answer shows the others were handled
+    bot.fake.feed_message(group, f"@{BOT_USERNAME} {QUESTION}", user_id=user + 2, chat_type="group")
+    await bot.reply_to(group, mark)
+    await bot.settle()
+    assert len(bot.sent_to(group, since=mark)) == 1
+
+
+@pytest.mark.parametrize("text", [f"@{BOT_USERNAME} {QUESTION}", f"{QUESTION} @{BOT_USERNAME.upper()}"])
+async def test_group_mention_is_answered(bot, text):
+    group = -3002
+    mark = bot.mark()
+    fed = bot.fake.feed_message(group, text, user_id=3002, chat_type="group")
+    call = await bot.reply_to(group, mark)
+    assert TITLE in plain(call) and "223" in plain(call)
+    # in a group the answer quotes the question it answers
+    assert call.result.get("reply_to_message", {}).get("message_id") == fed["message_id"]
+
+
+async def test_group_reply_to_bot_is_answered(bot):
+    group, user = -3003, 3003
+    first = await bot.ask(group, f"@{BOT_USERNAME} 北京", user_id=user, chat_type="group")
+    mark = bot.mark()
+    follow_up = bot.fake.feed_message(group, QUESTION, user_id=user, chat_type="group", reply_to_bot=True)
+    assert follow_up["reply_to_message"]["message_id"] == first.result["message_id"]
+    call = await bot.reply_to(group, mark)
+    assert TITLE in plain(call) and "223" in plain(call)
+
+
+async def test_group_search_command(bot):
+    group, user = -3004, 3004
+    for text in (f"/search {QUESTION}", f"/search@{BOT_USERNAME} {QUESTION}"):
+        call = await bot.ask(group, text, user_id=user, chat_type="group")
+        assert TITLE in plain(call) and "223" in plain(call)
+    # without a question: a usage hint, not a search for nothing
+    usage = await bot.ask(group, "/search", user_id=user + 1, chat_type="group")
+    assert "/search" in plain(usage)
+
+
+async def test_english_user_gets_english_no_answer(bot):
+    question = "xyzzy plugh frobnicate"
+    call = await bot.ask(2002, question, language_code="en")
+    assert format_no_answer(question, "en") in call["text"]
+    assert not re.search(r"[\u4e00-\u9fff]", plain(call)), plain(call)
+    chinese = await bot.ask(2003, question, language_code="zh-hans")
+    assert format_no_answer(question, "zh") in chinese["text"]
+    assert plain(chinese) != plain(call)
+
+
+# --- inline mode -------------------------------------------------------------------------------------
+
+
+async def test_inline_query_answers_with_articles(bot):
+    mark = bot.mark()
+    query = bot.fake.feed_inline_query("世界旅游城市联合会 会员", user_id=4001)
+    call = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"],
+                                   since=mark, timeout=ANSWER_WAIT)
+    results = call["results"]
+    assert 1 <= len(results) <= 10
+    assert all(r["type"] == "article" for r in results)
+    assert len({r["id"] for r in results}) == len(results)
+    assert any(TITLE in r["title"] for r in results)
+    best = next(r for r in results if TITLE in r["title"])
+    assert "223" in best["input_message_content"]["message_text"] + best.get("description", "")
+
+
+# --- the "more" button -----------------------------------------------------------------------------
+
+
+def _more_button(call: Call) -> str:
+    rows = (call.get("reply_markup") or {}).get("inline_keyboard", [])
+    data = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+    assert data, f"no button with callback data in {call!r}"
+    return data[0]
+
+
+async def test_more_button_shows_next_passages(bot):
+    chat = 2004
+    first = await bot.ask(chat, "北京")
+    data = _more_button(first)
+    assert re.fullmatch(r"more:[^:]+:\d+", data) and len(data.encode()) <= 64
+    offset = int(data.rsplit(":", 1)[1])
+    assert offset == bot.config.answers
+    mark = bot.mark()
+    bot.fake.feed_callback(data, first.result["message_id"], chat_id=chat)
+    await bot.fake.wait_for("answerCallbackQuery", since=mark)  # the button stops spinning
+    # the next page may replace the message or follow it
+    page = await bot.fake.wait_for(
+        ("sendMessage", "editMessageText"), lambda c: c["chat_id"] == chat, since=mark, timeout=ANSWER_WAIT
+    )
+    text = plain(page)
+    assert text != plain(first)
+    assert re.search(rf"(^|\n){offset + 1}\. ", text), text  # numbering continues
+    assert not re.search(r"(^|\n)1\. ", text), text
+    hits = await bot.library.search("北京", offset + bot.config.page_size)
+    assert hits[offset].title in text
+
+
+async def test_expired_more_button_gets_notice(bot):
+    chat = 2005
+    first = await bot.ask(chat, "北京")
+    mark = bot.mark()
+    bot.fake.feed_callback("more:unknownpage:3", first.result["message_id"], chat_id=chat)
+    answered = await bot.fake.wait_for("answerCallbackQuery", since=mark)
+    assert answered.get("text"), "an expired page needs a notice"
+    await bot.settle()
+    assert not bot.sent_to(chat, since=mark)
+    assert not bot.fake.calls_of("editMessageText", since=mark)
+
+
+# --- uploads -------------------------------------------------------------------------------------------
+
+
+async def test_admin_uploads_article_then_it_is_found(bot):
+    expected = parse_bytes(UPLOAD_MD, "upload.md")
+    before = await bot.library.stats()
+    mark = bot.mark()
+    bot.fake.feed_document(ADMIN_ID, UPLOAD_MD, "upload.md", user_id=ADMIN_ID)
+    reply = await bot.reply_to(ADMIN_ID, mark)
+    assert bot.fake.calls_of("getFile", since=mark)
+    assert UPLOAD_TITLE in plain(reply)
+    assert str(len(expected.paragraphs)) in plain(reply)
+    assert expected.id in plain(reply)
+    after = await bot.library.stats()
+    assert after.articles == before.articles + 1
+    answer = await bot.ask(2006, f"{UNIQUE_WORD}是什么")
+    assert UPLOAD_TITLE in plain(answer) and UNIQUE_WORD in plain(answer)
+
+
+async def _refused_upload(bot, chat_id: int, **feed) -> Call:
+    before = await bot.library.stats()
+    mark = bot.mark()
+    bot.fake.feed_document(chat_id, UPLOAD_MD, "upload.md", **feed)
+    reply = await bot.reply_to(chat_id, mark)
+    await bot.settle()
+    assert not bot.fake.calls_of("getFile", since=mark), "the bot asked for a file it must refuse"
+    assert UPLOAD_TITLE not in plain(reply)
+    after = await bot.library.stats()
+    assert (after.articles, after.paragraphs) == (before.articles, before.paragraphs)
+    return reply
+
+
+async def test_non_admin_upload_is_refused(bot):
+    await _refused_upload(bot, 2007, user_id=2007)
+    answer = await bot.ask(2007, f"{UNIQUE_WORD}是什么")
+    assert UPLOAD_TITLE not in plain(answer)
+
+
+async def test_forwarded_upload_from_admin_is_refused(bot):
+    await _refused_upload(bot, ADMIN_ID, user_id=ADMIN_ID, forward_from=2008)
+
+
+async def test_oversized_upload_is_refused_before_download(bot):
+    reply = await _refused_upload(bot, ADMIN_ID, user_id=ADMIN_ID, file_size=MAX_UPLOAD + 1)
+    assert re.search(r"\d", plain(reply))  # says how big / what the limit is
+
+
+# --- hostile article text -----------------------------------------------------------------------------
+
+
+async def test_article_full_of_markup_gives_valid_html(bot):
+    article = await bot.library.add_document(HOSTILE_MD, "hostile.md")
+    assert "<script>" in article.title and any("<script>" in p.text for p in article.paragraphs)
+    call = await bot.ask(2009, HOSTILE_WORD)
+    text = plain(call)
+    assert article.title in text  # shown literally, not interpreted
+    assert "<script>" in text and "&" in text
+    assert not call.result.get("entities") or all(
+        e["type"] in {"bold", "italic", "code", "text_link", "pre", "blockquote", "underline"} for e in call.result["entities"]
+    )
+    mark = bot.mark()
+    query = bot.fake.feed_inline_query(HOSTILE_WORD, user_id=2009)
+    inline = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"],
+                                     since=mark, timeout=ANSWER_WAIT)
+    assert inline["results"] and any(article.title in r["title"] for r in inline["results"])
+    # the "more" page of such an article is valid too (every refused call fails the test)
+    if (call.get("reply_markup") or {}).get("inline_keyboard"):
+        mark = bot.mark()
+        bot.fake.feed_callback(_more_button(call), call.result["message_id"], chat_id=2009)
+        await bot.reply_to(2009, mark)
+
+
+# --- limits and faults --------------------------------------------------------------------------------
+
+
+async def test_flood_gets_rate_limit_message(bot):
+    chat = 2010
+    mark = bot.mark()
+    for i in range(RATE_LIMIT + 3):
+        bot.fake.feed_message(chat, f"{QUESTION}{'？' * i}")
+    await bot.fake.wait_for(
+        "sendMessage", lambda c: c["chat_id"] == chat and TITLE not in plain(c), since=mark, timeout=ANSWER_WAIT
+    )
+    await bot.settle()
+    sent = bot.sent_to(chat, since=mark)
+    answers = [c for c in sent if TITLE in plain(c)]
+    notices = [c for c in sent if TITLE not in plain(c)]
+    assert len(answers) == RATE_LIMIT
+    assert len(notices) == 1, "the limit is told once, not once per refused question"
+    assert re.search(r"频繁|太快|稍后|秒|too (fast|many)|seconds", plain(notices[0])), plain(notices[0])
+    # another user is not affected
+    other = await bot.ask(2011, QUESTION)
+    assert TITLE in plain(other)
+
+
+async def test_bot_api_429_is_retried(bot):
+    chat = 2012
+    mark = bot.mark()
+    bot.fake.fail_next("sendMessage", status=429, retry_after=1)
+    call = await bot.ask(chat, QUESTION)
+    assert TITLE in plain(call)
+    statuses = [c.status for c in bot.fake.calls_of("sendMessage", lambda c: c["chat_id"] == chat, since=mark, ok=None)]
+    assert statuses == [429, 200]
+    tries = bot.fake.calls_of("sendMessage", since=mark, ok=None)
+    assert tries[1].time - tries[0].time >= 0.9  # waited retry_after
+
+
+async def test_bot_api_500_then_recovers(bot):
+    bot.expect_errors = True  # the failed send is logged as an error: that is expected
+    chat = 2013
+    mark = bot.mark()
+    bot.fake.fail_next("sendMessage", status=500, times=1)
+    bot.fake.feed_message(chat, QUESTION)
+    await bot.fake.wait_for("sendMessage", lambda c: c["chat_id"] == chat, since=mark, ok=False)
+    await bot.settle()
+    later = await bot.ask(chat, f"{QUESTION}？")
+    assert TITLE in plain(later) and "223" in plain(later)
+    assert bot.application.running and bot.application.updater.running
+
+
+async def test_get_updates_failure_then_polling_resumes(bot):
+    bot.expect_errors = True  # PTB logs the failed poll
+    bot.fake.fail_next("getUpdates", status=502, times=1)
+    await bot.fake.wait_for("getUpdates", ok=False, since=bot.since)
+    call = await bot.ask(2017, QUESTION)
+    assert TITLE in plain(call)
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+
+async def test_stats_shows_numbers(bot):
+    stats = await bot.library.stats()
+    call = await bot.ask(2014, "/stats")
+    text = plain(call)
+    assert str(stats.articles) in text and str(stats.paragraphs) in text
+
+
+@pytest.mark.parametrize("command", ["/start", "/help"])
+async def test_start_and_help(bot, command):
+    call = await bot.ask(2015, command)
+    assert plain(call).strip()
+    english = await bot.ask(2016, command, language_code="en")
+    assert re.search(r"[A-Za-z]{4,}", plain(english))
+    assert plain(english) != plain(call)
+    if command == "/help":
+        assert "/search" in plain(call) and "/search" in plain(english)
