@@ -107,7 +107,10 @@ class Ours:
         try:
             from retrieval import kernels
 
-            kernel = "numba" if kernels.ENABLED else "numpy"
+            # the compiled path runs when numba is installed and, in newer versions, only
+            # for indexes of at least kernels.MIN_DOCS documents
+            compiled = kernels.ENABLED and handle.n_docs >= getattr(kernels, "MIN_DOCS", 0)
+            kernel = "numba" if compiled else "numpy"
         except ImportError:
             kernel = "numpy"
         from retrieval.bm25 import BM25Params

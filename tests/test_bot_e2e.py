@@ -425,6 +425,36 @@ async def test_article_full_of_markup_gives_valid_html(bot):
         await bot.reply_to(2009, mark)
 
 
+async def test_hostile_and_huge_questions_give_valid_replies(bot):
+    for text in ("<script>alert(1)</script> &nbsp; &amp; </b>", "问" * 5000, "😀" * 3000 + " <b>"):
+        call = await bot.ask(2018, text)
+        assert plain(call).strip()
+    assert bot.fake.calls_of("sendMessage", lambda c: "<script>" in plain(c))  # shown, not parsed
+
+
+LONG_WORD = "长段落测试词"
+LONG_MD = ("# 长段落测试词的文章\n\n" + (f"{LONG_WORD}😀 a &amp; b &lt; c；" + "字" * 40) * 150 + "\n").encode()
+
+
+async def test_many_long_passages_fit_telegram_limit(db_path):
+    # ten passages of ~470 characters (emoji count twice in UTF-16) would be ~5000: the bot
+    # must trim them to 4096; the fake refuses anything longer (and every refusal fails)
+    async with running_bot(db_path, answers=10, page_size=10, rate_limit=10) as bot:
+        article = await bot.library.add_document(LONG_MD, "long.md")
+        assert len(article.paragraphs) >= 15
+        first = await bot.ask(2019, LONG_WORD)
+        assert LONG_WORD in plain(first)
+        mark = bot.mark()
+        bot.fake.feed_callback(_more_button(first), first.result["message_id"], chat_id=2019)
+        page = await bot.fake.wait_for(("sendMessage", "editMessageText"), lambda c: c["chat_id"] == 2019, since=mark)
+        assert LONG_WORD in plain(page)
+        mark = bot.mark()
+        query = bot.fake.feed_inline_query(LONG_WORD, user_id=2019)
+        inline = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"],
+                                         since=mark)
+        assert inline["results"]
+
+
 # --- limits and faults --------------------------------------------------------------------------------
 
 
