@@ -413,7 +413,11 @@ def build_application(config: BotConfig, library: Library) -> Application:
             MessageHandler(new & filters.Document.ALL, handlers.document),
             MessageHandler(new & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.private_text),
             MessageHandler(new & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, handlers.group_text),
-            CallbackQueryHandler(handlers.more, pattern=r"^more:"),
+            # an unknown command in a private chat gets the help text rather than silence
+            MessageHandler(new & filters.ChatType.PRIVATE & filters.COMMAND, handlers.help_command),
+            # every button press is answered (a stale or foreign one with the "expired"
+            # notice), so the user's client never waits on a spinner
+            CallbackQueryHandler(handlers.more),
             InlineQueryHandler(handlers.inline_query),
         ]
     )

@@ -341,11 +341,12 @@ async def test_more_button_shows_next_passages(bot):
     assert hits[offset].title in text
 
 
-async def test_expired_more_button_gets_notice(bot):
+@pytest.mark.parametrize("data", ["more:unknownpage:3", "something-else", "more:x"])
+async def test_expired_more_button_gets_notice(bot, data):
     chat = 2005
     first = await bot.ask(chat, "北京")
     mark = bot.mark()
-    bot.fake.feed_callback("more:unknownpage:3", first.result["message_id"], chat_id=chat)
+    bot.fake.feed_callback(data, first.result["message_id"], chat_id=chat)
     answered = await bot.fake.wait_for("answerCallbackQuery", since=mark)
     assert answered.get("text"), "an expired page needs a notice"
     await bot.settle()
@@ -530,3 +531,8 @@ async def test_start_and_help(bot, command):
     assert plain(english) != plain(call)
     if command == "/help":
         assert "/search" in plain(call) and "/search" in plain(english)
+
+
+async def test_unknown_command_in_private_chat_gets_help(bot):
+    call = await bot.ask(2017, "/frobnicate")
+    assert "/search" in plain(call)
