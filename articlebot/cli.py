@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,10 +101,16 @@ def cli() -> None:
     show_default=True,
     help="Largest file to read, in MB.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Processes parsing files and tokenizing paragraphs (default: one per CPU core).",
+)
 @db_option
 @json_option
 @user_errors
-def add(paths: tuple[Path, ...], max_size: float, db: str | None, as_json: bool) -> None:
+def add(paths: tuple[Path, ...], max_size: float, jobs: int, db: str | None, as_json: bool) -> None:
     """Add article files, or every article file under directories.
 
     The format is detected from the content: Hexo/Jekyll front matter + HTML or
@@ -121,9 +128,10 @@ def add(paths: tuple[Path, ...], max_size: float, db: str | None, as_json: bool)
     from corpus.ingest import add_paths
 
     with open_store(db) as store:
-        report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress)
+        jobs = jobs or os.cpu_count() or 1
+        report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress, jobs=jobs)
         if report.added or report.replaced:
-            update_index(store)
+            update_index(store, jobs)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -303,11 +311,11 @@ def bm25_options(func):
     return func
 
 
-def update_index(store: Store) -> None:
+def update_index(store: Store, jobs: int = 1) -> None:
     """Bring the search index beside the store up to date (only new or removed paragraphs)."""
     from retrieval.search import Searcher
 
-    report = Searcher(store).last_refresh
+    report = Searcher(store, jobs=jobs).last_refresh
     if report.rebuilt:
         click.echo(f"Rebuilt the search index: {report.reason}.", err=True)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from corpus.errors import ArticlebotError, ParseError
+from corpus.models import Article
 from corpus.parse import DEFAULT_MAX_BYTES, PARSER_VERSION, parse_file
 from corpus.store import Store
 
@@ -68,19 +71,26 @@ def add_paths(
     paths: Iterable[str | os.PathLike],
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[list[Path]], Iterable[Path]] | None = None,
+    jobs: int = 1,
 ) -> AddReport:
     """Parse and store every article file under `paths`.
 
     One bad file never stops the others: its error is recorded in the report. Each
     article is stored in its own transaction, so a crash leaves every earlier article
     stored and nothing of the one being added. `progress` may wrap the file list
-    (the CLI passes a progress bar).
+    (the CLI passes a progress bar), yielding the same files in the same order. With jobs > 1 and many files, parsing (the costly
+    part: HTML cleaning) runs in that many worker processes; storing stays here, in
+    file order, because SQLite has one writer.
     """
     report = AddReport()
     files = list(iter_article_files(paths, report))
-    for path in progress(files) if progress else files:
+    ordered = progress(files) if progress else files
+    for expected, path, (article, error) in zip(files, ordered, _parsed(files, max_bytes, jobs)):
+        if path != expected:
+            raise ValueError("progress must yield the files in the order it was given them")
         try:
-            article = parse_file(path, max_bytes=max_bytes)
+            if error is not None:
+                raise ParseError(str(path), error)
             status = store.add(article, parser_version=PARSER_VERSION)
         except ParseError as exc:
             report.failed.append({"path": str(path), "error": exc.reason})
@@ -92,3 +102,31 @@ def add_paths(
                 {"id": article.id, "title": article.title, "paragraphs": len(article.paragraphs), "status": status}
             )
     return report
+
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_MIN_FILES = 64
+# Files handed to the pool at a time: parsed articles wait in memory for the writer,
+# so this bounds memory on a huge directory.
+PARALLEL_CHUNK = 512
+
+
+def _parse(path: Path, max_bytes: int) -> tuple[Article | None, str | None]:
+    """(article, None) or (None, reason): plain values, so they cross processes."""
+    try:
+        return parse_file(path, max_bytes=max_bytes), None
+    except ParseError as exc:
+        return None, exc.reason
+
+
+def _parsed(files: list[Path], max_bytes: int, jobs: int) -> Iterator[tuple[Article | None, str | None]]:
+    """The parse of each file, in order; in a process pool when it pays."""
+    if jobs <= 1 or len(files) < PARALLEL_MIN_FILES:
+        for path in files:
+            yield _parse(path, max_bytes)
+        return
+    work = functools.partial(_parse, max_bytes=max_bytes)
+    # forkserver: workers start from a clean process, not a fork of a possibly threaded one
+    with multiprocessing.get_context("forkserver").Pool(jobs) as pool:
+        for start in range(0, len(files), PARALLEL_CHUNK):
+            yield from pool.imap(work, files[start : start + PARALLEL_CHUNK], chunksize=8)

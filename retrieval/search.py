@@ -109,8 +109,10 @@ class Searcher:
         config: SearchConfig = SearchConfig(),
         index_dir: Path | None | str = "default",
         tokenizer: Tokenizer | None = None,
+        jobs: int = 1,
     ):
         self.store = store
+        self.jobs = jobs  # processes tokenizing a large sync (articlebot add of many files)
         self.config = config
         self.tokenizer = tokenizer or Tokenizer(config.tokenizer)
         self.index_dir = default_index_dir(store) if index_dir == "default" else (Path(index_dir) if index_dir else None)
@@ -168,26 +170,17 @@ class Searcher:
         report.rebuilt, report.reason = True, reason
 
     def _sync(self, report: RefreshReport) -> None:
-        pids: list[int] = []
-        docs: list[list[str]] = []
-        for pid, title, section, text in self.store.paragraphs_after(self.index.max_pid()):
-            pids.append(pid)
-            docs.append(self._document_tokens(title, section, text))
-            if len(pids) >= BATCH:
-                self._add_batch(pids, docs, report)
-                pids, docs = [], []
-        self._add_batch(pids, docs, report)
+        with _DocumentTokenizer(self.tokenizer, self.config.fields, self.jobs) as tokenize:
+            batch: list[tuple[int, str, str | None, str]] = []
+            for row in self.store.paragraphs_after(self.index.max_pid()):
+                batch.append(row)
+                if len(batch) >= BATCH:
+                    self._add_batch([r[0] for r in batch], tokenize(batch), report)
+                    batch = []
+            self._add_batch([r[0] for r in batch], tokenize(batch), report)
         if self.store.paragraph_count() != self.index.n_docs:
             gone = np.setdiff1d(self.index.pids(), np.asarray(self.store.paragraph_pids(), dtype=np.int64))
             report.removed += self.index.delete(gone)
-
-    def _document_tokens(self, title: str, section: str | None, text: str) -> list[str]:
-        values = {"title": title, "section": section, "text": text}
-        tokens: list[str] = []
-        for field in self.config.fields:
-            if values[field]:
-                tokens += self.tokenizer.tokens(values[field])
-        return tokens
 
     def _add_batch(self, pids: list[int], docs: list[list[str]], report: RefreshReport) -> None:
         if pids:
@@ -279,3 +272,58 @@ class Searcher:
             else:
                 spans.append([token.start, token.end])
         return tuple((s, e) for s, e in spans)
+
+
+# Below this many new paragraphs tokenizing in worker processes costs more than it saves.
+PARALLEL_MIN_PARAGRAPHS = 4_000
+
+
+def document_tokens(tokenizer: Tokenizer, fields: tuple[str, ...], title: str, section: str | None, text: str) -> list[str]:
+    """The tokens indexed for one paragraph: its fields' tokens, in field order."""
+    values = {"title": title, "section": section, "text": text}
+    tokens: list[str] = []
+    for field in fields:
+        if values[field]:
+            tokens += tokenizer.tokens(values[field])
+    return tokens
+
+
+class _DocumentTokenizer:
+    """Tokenizes batches of (pid, title, section, text) rows, in worker processes when
+    there are many (jieba/rjieba hold the GIL, so threads would not help)."""
+
+    def __init__(self, tokenizer: Tokenizer, fields: tuple[str, ...], jobs: int):
+        self.tokenizer, self.fields, self.jobs = tokenizer, fields, jobs
+        self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, rows: list[tuple[int, str, str | None, str]]) -> list[list[str]]:
+        if self.jobs <= 1 or len(rows) < PARALLEL_MIN_PARAGRAPHS:
+            return [document_tokens(self.tokenizer, self.fields, *row[1:]) for row in rows]
+        if self._pool is None:
+            import multiprocessing
+
+            self._pool = multiprocessing.get_context("forkserver").Pool(
+                self.jobs, initializer=_init_worker, initargs=(self.tokenizer.config, self.tokenizer.engine, self.fields)
+            )
+        return self._pool.map(_tokenize_row, [row[1:] for row in rows], chunksize=256)
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+
+
+_worker: tuple[Tokenizer, tuple[str, ...]] | None = None  # set once in each worker process
+
+
+def _init_worker(config: TokenizerConfig, engine: str, fields: tuple[str, ...]) -> None:
+    global _worker
+    _worker = (Tokenizer(config, engine=engine), fields)
+
+
+def _tokenize_row(row: tuple[str, str | None, str]) -> list[str]:
+    tokenizer, fields = _worker
+    return document_tokens(tokenizer, fields, *row)

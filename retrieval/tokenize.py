@@ -171,7 +171,18 @@ class Tokenizer:
         return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]
 
     def tokens(self, text: str) -> list[str]:
-        return [t.term for t in self.spans(text)]
+        """The terms of spans(text), without building offsets (the indexing hot path)."""
+        normalized, starts, _ = _normalize_with_offsets(text)
+        if starts is not None:  # characters changed length: offsets decide the terms
+            return [t.term for t in self.spans(text)]
+        segmenter = self._segmenter or self._build_segmenter()
+        stopwords, has_word_char = self.stopwords, _WORD_CHAR.search
+        # one to one: each word jieba returns is the normalised surface of its span
+        return [
+            word
+            for word, _s, _e in segmenter.tokenize(normalized, mode=self._jieba_mode, HMM=self.config.hmm)
+            if has_word_char(word) and word not in stopwords
+        ]
 
     def spans(self, text: str) -> list[Token]:
         normalized, starts, ends = _normalize_with_offsets(text)

@@ -380,9 +380,31 @@ def test_progress_iteration_drives_processing(store: Store, tree: Path):
     assert len(store) == 2
 
 
-def test_progress_can_reorder(store: Store, tree: Path):
-    report = add_paths(store, [tree], progress=lambda files: reversed(files))
-    assert [a["title"] for a in report.articles] == ["丁文章", "丙文章", "乙文章", "甲文章"]
+def test_progress_may_not_reorder(store: Store, tree: Path):
+    # files are parsed ahead (maybe in other processes) in list order, so a progress
+    # wrapper that reorders would pair files with the wrong articles: it is refused
+    with pytest.raises(ValueError, match="order"):
+        add_paths(store, [tree], progress=lambda files: reversed(files))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_parallel_parsing_stores_the_same_articles_in_order(tmp_path: Path, monkeypatch, jobs):
+    from corpus import ingest
+
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(ingest, "PARALLEL_CHUNK", 3)  # several chunks
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(8):
+        (folder / f"{i:02d}.md").write_text(f"---\ntitle: 文章{i}\n---\n<p>第{i}篇文章的正文内容，足够长的一段话。</p>", encoding="utf-8")
+    (folder / "09.md").write_bytes(b"\x00\x01binary")
+    with Store.open(tmp_path / f"p{jobs}.db") as store:
+        report = add_paths(store, [folder], jobs=jobs)
+        assert [a["title"] for a in report.articles] == [f"文章{i}" for i in range(8)]
+        assert [f["path"] for f in report.failed] == [str(folder / "09.md")]
+        assert [store.get(a["id"]).paragraphs[0].text for a in report.articles] == [
+            f"第{i}篇文章的正文内容，足够长的一段话。" for i in range(8)
+        ]
 
 
 # --- the shared corpus of real articles ------------------------------------------------

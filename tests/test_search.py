@@ -187,3 +187,16 @@ def test_index_of_another_store_at_the_same_path_is_not_reused(tmp_path, tokeniz
         searcher = Searcher(store, tokenizer=tokenizer)
         assert searcher.last_refresh.rebuilt
         assert searcher.search("世界旅游城市联合会有多少会员") == []
+
+
+def test_parallel_tokenizing_builds_the_same_index(tmp_path, tokenizer, monkeypatch):
+    from retrieval import search as search_module
+
+    monkeypatch.setattr(search_module, "PARALLEL_MIN_PARAGRAPHS", 10)
+    monkeypatch.setattr(search_module, "BATCH", 120)  # several batches through the pool
+    store = open_sample_store()
+    serial = Searcher(store, index_dir=None, tokenizer=tokenizer)
+    parallel = Searcher(store, index_dir=None, tokenizer=tokenizer, jobs=2)
+    assert parallel.index.n_docs == serial.index.n_docs == store.paragraph_count()
+    for query in ("一带一路 科技创新", "MySQL 服务器", "遗嘱 财产"):
+        assert scores(parallel, query) == scores(serial, query)
