@@ -197,8 +197,10 @@ class Tokenizer:
                 if (s, e) in seen:
                     continue
                 seen.add((s, e))
-            # The term is the normalised surface, so normalize(text[start:end]) == term always.
-            term = normalize(text[s:e])
+                # The term is the normalised surface, so normalize(text[start:end]) == term.
+                term = normalize(text[s:e])
+            else:  # characters map one to one: jieba's word is that surface already
+                term = _word
             if _WORD_CHAR.search(term) and term not in self.stopwords:
                 out.append(Token(term, s, e))
         return out
