@@ -278,13 +278,32 @@ class Searcher:
 PARALLEL_MIN_PARAGRAPHS = 4_000
 
 
-def document_tokens(tokenizer: Tokenizer, fields: tuple[str, ...], title: str, section: str | None, text: str) -> list[str]:
-    """The tokens indexed for one paragraph: its fields' tokens, in field order."""
+def document_tokens(
+    tokenizer: Tokenizer,
+    fields: tuple[str, ...],
+    title: str,
+    section: str | None,
+    text: str,
+    memo: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """The tokens indexed for one paragraph: its fields' tokens, in field order.
+
+    `memo` remembers the tokens of titles and sections, which repeat for every
+    paragraph of an article."""
     values = {"title": title, "section": section, "text": text}
     tokens: list[str] = []
     for field in fields:
-        if values[field]:
-            tokens += tokenizer.tokens(values[field])
+        value = values[field]
+        if not value:
+            continue
+        if field == "text" or memo is None:
+            tokens += tokenizer.tokens(value)
+        else:
+            if value not in memo:
+                if len(memo) > 10_000:
+                    memo.clear()
+                memo[value] = tokenizer.tokens(value)
+            tokens += memo[value]
     return tokens
 
 
@@ -301,7 +320,8 @@ class _DocumentTokenizer:
 
     def __call__(self, rows: list[tuple[int, str, str | None, str]]) -> list[list[str]]:
         if self.jobs <= 1 or len(rows) < PARALLEL_MIN_PARAGRAPHS:
-            return [document_tokens(self.tokenizer, self.fields, *row[1:]) for row in rows]
+            memo: dict[str, list[str]] = {}
+            return [document_tokens(self.tokenizer, self.fields, *row[1:], memo=memo) for row in rows]
         if self._pool is None:
             import multiprocessing
 
@@ -316,14 +336,14 @@ class _DocumentTokenizer:
             self._pool.join()
 
 
-_worker: tuple[Tokenizer, tuple[str, ...]] | None = None  # set once in each worker process
+_worker: tuple[Tokenizer, tuple[str, ...], dict] | None = None  # set once in each worker process
 
 
 def _init_worker(config: TokenizerConfig, engine: str, fields: tuple[str, ...]) -> None:
     global _worker
-    _worker = (Tokenizer(config, engine=engine), fields)
+    _worker = (Tokenizer(config, engine=engine), fields, {})
 
 
 def _tokenize_row(row: tuple[str, str | None, str]) -> list[str]:
-    tokenizer, fields = _worker
-    return document_tokens(tokenizer, fields, *row)
+    tokenizer, fields, memo = _worker
+    return document_tokens(tokenizer, fields, *row, memo=memo)
