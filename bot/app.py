@@ -62,6 +62,7 @@ MORE_PAGES = 3  # a question fetches answers + MORE_PAGES * page_size hits, page
 PAGE_TTL = 600.0  # seconds a result list stays pageable
 MAX_PAGES_KEPT = 1000  # result lists kept in memory at most (the oldest go first)
 MAX_QUESTION = 300  # characters of a question searched (the rest is noise, and costs CPU)
+TYPING_AFTER = 0.5  # seconds a search may take before the user is shown "typing…"
 INLINE_RESULTS = 10
 INLINE_CACHE_SECONDS = 60  # Telegram caches inline answers; short, as the library changes
 INLINE_RATE_FACTOR = 3  # inline queries come as the user types: allow more of them
@@ -269,12 +270,22 @@ class Handlers:
                 seconds = max(1, math.ceil(decision.retry_after))
                 await message.reply_html(replies.message("rate_limited", lang, seconds=seconds))
             return
-        await message.reply_chat_action(ChatAction.TYPING)
-        hits = await self.library.search(question, self.config.answers + MORE_PAGES * self.config.page_size)
+        hits = await self._searching(message, question)
         if not hits:
             await message.reply_html(replies.format_no_answer(question, lang))
             return
         await self.send_page(message, question, hits, 0, self.config.answers, lang)
+
+    async def _searching(self, message: Message, question: str) -> list[Hit]:
+        """Search; show "typing…" only when the answer takes a while. Most answers take
+        milliseconds, and an extra Bot API call per question would halve what the
+        send-rate cap lets through."""
+        search = asyncio.ensure_future(self.library.search(question, self.config.answers + MORE_PAGES * self.config.page_size))
+        try:
+            return await asyncio.wait_for(asyncio.shield(search), TYPING_AFTER)
+        except asyncio.TimeoutError:
+            await message.reply_chat_action(ChatAction.TYPING)
+            return await search
 
     async def send_page(
         self, message: Message, question: str, hits: list[Hit], offset: int, count: int, lang: str, page_id: str | None = None
@@ -393,7 +404,7 @@ def build_application(config: BotConfig, library: Library) -> Application:
         .token(config.token)
         .base_url(config.base_url)
         .base_file_url(config.base_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(AIORateLimiter(overall_max_rate=config.send_rate, max_retries=3))
         # Passages quote articles, whose links would otherwise unfurl into previews.
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(handlers.post_init)

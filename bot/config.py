@@ -35,6 +35,9 @@ class BotConfig:
     page_size: int = 3  # passages per "more" page
     rate_limit: int = 10  # questions per user ...
     rate_window: float = 60.0  # ... per this many seconds
+    # Outgoing messages per second over all chats (Telegram's broadcast limit is about 30;
+    # a self-hosted Bot API server or a paid broadcast allows more; 0 turns the cap off).
+    send_rate: float = 30.0
     webhook_url: str | None = None
     listen: str = "127.0.0.1"
     port: int = 8443
@@ -47,6 +50,8 @@ class BotConfig:
             raise ConfigError("answers and page_size must be at least 1")
         if self.rate_limit < 1 or self.rate_window <= 0:
             raise ConfigError("the rate limit must allow at least 1 question in a positive window")
+        if self.send_rate < 0:
+            raise ConfigError("ARTICLEBOT_SEND_RATE must be 0 (no cap) or a positive number of messages per second")
         if self.secret_token is not None and not _SECRET_TOKEN.fullmatch(self.secret_token):
             raise ConfigError("the webhook secret token must be 1-256 characters of A-Z, a-z, 0-9, _ or -")
 
@@ -59,7 +64,8 @@ class BotConfig:
         """Settings from the environment; keyword overrides (CLI flags) win, None ones are ignored.
 
         TELEGRAM_BOT_TOKEN (required), TELEGRAM_API_BASE_URL, ARTICLEBOT_ADMINS ("1,2,3"),
-        ARTICLEBOT_ALLOWED_CHATS, ARTICLEBOT_MAX_UPLOAD_MB, ARTICLEBOT_RATE_LIMIT ("10/60").
+        ARTICLEBOT_ALLOWED_CHATS, ARTICLEBOT_MAX_UPLOAD_MB, ARTICLEBOT_RATE_LIMIT ("10/60"),
+        ARTICLEBOT_SEND_RATE (messages/s over all chats, 0 = no cap).
         """
         env = os.environ if env is None else env
         overrides = {name: value for name, value in overrides.items() if value is not None}
@@ -74,6 +80,11 @@ class BotConfig:
         if env.get("ARTICLEBOT_MAX_UPLOAD_MB", "").strip():
             megabytes = _number(env["ARTICLEBOT_MAX_UPLOAD_MB"], "ARTICLEBOT_MAX_UPLOAD_MB")
             values["max_upload_bytes"] = int(megabytes * 1024 * 1024)
+        if env.get("ARTICLEBOT_SEND_RATE", "").strip():
+            try:
+                values["send_rate"] = float(env["ARTICLEBOT_SEND_RATE"])
+            except ValueError:
+                raise ConfigError(f"ARTICLEBOT_SEND_RATE must be a number, not {env['ARTICLEBOT_SEND_RATE']!r}") from None
         if env.get("ARTICLEBOT_RATE_LIMIT", "").strip():
             values["rate_limit"], values["rate_window"] = _rate(env["ARTICLEBOT_RATE_LIMIT"])
         return cls(**{**values, **overrides})

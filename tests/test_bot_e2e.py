@@ -536,3 +536,23 @@ async def test_start_and_help(bot, command):
 async def test_unknown_command_in_private_chat_gets_help(bot):
     call = await bot.ask(2017, "/frobnicate")
     assert "/search" in plain(call)
+
+
+async def test_typing_is_shown_only_for_slow_searches(bot, monkeypatch):
+    import bot.app as app_module
+
+    quick = await bot.ask(2018, "世界旅游城市联合会有多少会员")
+    assert "223" in plain(quick)
+    assert not bot.sent_to(2018, method="sendChatAction")  # an answer in milliseconds needs no "typing…"
+
+    monkeypatch.setattr(app_module, "TYPING_AFTER", 0.05)
+    search = bot.library.search
+
+    async def slow_search(question, k):
+        await asyncio.sleep(0.3)
+        return await search(question, k)
+
+    monkeypatch.setattr(bot.library, "search", slow_search)
+    slow = await bot.ask(2019, "世界旅游城市联合会有多少会员")
+    assert "223" in plain(slow)
+    assert bot.sent_to(2019, method="sendChatAction")

@@ -336,3 +336,14 @@ def test_token_filter_redacts_messages_args_and_tracebacks():
     for text in records:
         assert "secret_token" not in text
         assert "<token>" in text
+
+
+def test_send_rate_from_the_environment():
+    from bot.config import BotConfig, ConfigError
+
+    assert BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x"}).send_rate == 30.0
+    assert BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_SEND_RATE": "0"}).send_rate == 0.0
+    with pytest.raises(ConfigError, match="ARTICLEBOT_SEND_RATE"):
+        BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_SEND_RATE": "fast"})
+    with pytest.raises(ConfigError, match="ARTICLEBOT_SEND_RATE"):
+        BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_SEND_RATE": "-1"})
