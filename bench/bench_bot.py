@@ -215,7 +215,7 @@ async def time_search(library: Library, questions: list[str], k: int) -> list[fl
 
 def unthrottled_rate_limiter(**kwargs) -> AIORateLimiter:
     """AIORateLimiter as build_application makes it, without the overall and group limits."""
-    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, **kwargs)
+    return AIORateLimiter(**{**kwargs, "overall_max_rate": 0, "group_max_rate": 0})
 
 
 def builder_with_concurrency(updates: int) -> type[ApplicationBuilder]:
