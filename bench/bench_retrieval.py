@@ -366,11 +366,15 @@ def serve_worker(engine, data: Path, index_dir: Path, n_queries: int, top_file: 
     for q in queries[:WARMUP]:
         engine.query(handle, q, K)
     latencies, tops = [], []
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
     for q in queries:
         start = time.perf_counter()
         top = engine.query(handle, q, K)
         latencies.append(time.perf_counter() - start)
         tops.append(top)
+    # involuntary context switches during the timed loop: how often another process took
+    # our CPU (the machine may be shared), which is what inflates p99
+    preempted = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
     lat_ms = np.array(latencies) * 1000
     out.update(
         p50_ms=float(np.percentile(lat_ms, 50)),
@@ -379,6 +383,7 @@ def serve_worker(engine, data: Path, index_dir: Path, n_queries: int, top_file: 
         latencies_ms=lat_ms.tolist(),
         peak_rss_mb=peak_rss_mb(),
         ru_maxrss_mb=ru_maxrss_mb(),
+        preempted=preempted,
         notes=engine.notes(handle),
     )
     if hasattr(engine, "exact_top"):  # the reference lists, computed after timing
@@ -392,12 +397,11 @@ def worker_main(args) -> None:
     for module in engine.modules:  # imported before any timing
         importlib.import_module(module)
     data, index_dir = Path(args.data), Path(args.index)
-    digest = retrieval_digest()  # the engine's source this worker ran
     if args.phase == "build":
         result = build_worker(engine, data, index_dir)
     else:
         result = serve_worker(engine, data, index_dir, args.n_queries, Path(args.top_file))
-    result["retrieval_sha"] = digest
+    result["retrieval_sha"] = retrieval_digest()  # of the engine modules this worker ran
     Path(args.result).write_text(json.dumps(result))
 
 
@@ -477,7 +481,6 @@ def machine_info() -> dict:
         versions["ours"] = commit + (" + uncommitted changes in retrieval/" if dirty else "")
     except OSError:
         versions["ours"] = None
-    versions["retrieval/*.py sha256"] = retrieval_digest()
     return {
         "date": subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip(),
         "cpu": cpu,
@@ -489,11 +492,17 @@ def machine_info() -> dict:
 
 
 def retrieval_digest() -> str:
-    """A short digest of the engine's source as measured (retrieval/ may be uncommitted)."""
+    """Short sha256 of the retrieval/ modules loaded in this process, i.e. the engine's
+    source as measured (other people may be changing retrieval/ while the bench runs)."""
+    files = sorted(
+        Path(m.__file__).name
+        for name, m in list(sys.modules.items())
+        if (name == "retrieval" or name.startswith("retrieval.")) and getattr(m, "__file__", None)
+    )
     h = hashlib.sha256()
-    for path in sorted((ROOT / "retrieval").glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:12]
+    for name in files:
+        h.update(name.encode() + b"\0" + (ROOT / "retrieval" / name).read_bytes())
+    return f"{h.hexdigest()[:12]} ({', '.join(files)})" if files else "-"
 
 
 def fmt(x, digits: int) -> str:
@@ -511,7 +520,7 @@ def report(results: dict, info: dict, args, gen_s: float) -> str:
     for name in args.engines:
         r = results[name]
         b, s = r["build"], r["serve"]
-        notes = [f"save {b['save_s']:.2f} s", f"{s['queries']} queries"]
+        notes = [f"save {b['save_s']:.2f} s", f"{s['queries']} queries, preempted {s['preempted']} times"]
         notes += [f"{k} {v}" for k, v in s["notes"].items()]
         if "overlap_with_ours" in r:
             notes.append(f"top-10 overlap with ours {r['overlap_with_ours']:.1%}")
@@ -545,7 +554,8 @@ def report(results: dict, info: dict, args, gen_s: float) -> str:
     lines += [
         "",
         f"date: {info['date']}; CPU: {info['cpu']}, {info['cores']} cores, {info['mem_gb']} GB RAM; "
-        f"load average at start {' '.join(map(str, info['loadavg_at_start']))}",
+        f"load average at start {' '.join(map(str, info['loadavg_at_start']))}, "
+        f"at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         "versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
     ]
     return "\n".join(lines)
@@ -600,9 +610,9 @@ def parent_main(args) -> None:
             for d in bad:
                 print("DIFFERENCE:", json.dumps(d, ensure_ascii=False))
         if "ours" in results:  # the source our workers actually ran
-            ran = {results["ours"][phase]["retrieval_sha"] for phase in ("build", "serve")}
-            info["versions"]["retrieval/*.py sha256"] = " then ".join(sorted(ran))
-            if len(ran) > 1:
+            ran = [results["ours"][phase]["retrieval_sha"] for phase in ("build", "serve")]
+            info["versions"]["ours: sha256 of retrieval/"] = " then ".join(dict.fromkeys(ran))
+            if len(set(ran)) > 1:
                 print("WARNING: retrieval/ changed between our build and serve workers")
         text = report(results, info, args, gen_s)
         print()

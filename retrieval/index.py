@@ -3,8 +3,9 @@
 Adding paragraphs writes a new small segment; removing marks documents deleted. The
 global statistics (N, total length, document frequency of every term) are kept exact
 on every change, so scores always equal those of a full rebuild (tests assert that).
-When there are too many segments or too many deleted documents they are merged into
-one, from their postings (no re-tokenising).
+Small segments merge like a binary counter, up to MAX_MERGED_DOCS documents each; when
+too many documents are deleted, segments are rewritten without them. Merging works on
+the postings (no re-tokenising).
 
 On disk (format version FORMAT_VERSION), a directory:
     manifest.json               format, version, tokenizer fingerprint, segments, counts
