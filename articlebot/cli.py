@@ -130,7 +130,9 @@ def add(paths: tuple[Path, ...], max_size: float, jobs: int, db: str | None, as_
     with open_store(db) as store:
         jobs = jobs or os.cpu_count() or 1
         report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress, jobs=jobs)
-        if report.added or report.replaced:
+        # Also when nothing was added: an earlier add may have been stopped before its
+        # index update; bringing the index up to date costs nothing when it already is.
+        if not store.is_empty():
             update_index(store, jobs)
     if as_json:
         print_json(report.to_dict())

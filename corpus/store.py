@@ -404,18 +404,23 @@ class Store:
         return self._conn.execute("PRAGMA data_version").fetchone()[0], count, top
 
     def paragraphs_by_pid(self, pids: list[int]) -> dict[int, tuple[Paragraph, ArticleSummary]]:
-        """The paragraphs with these pids and a summary of their articles (missing pids left out)."""
+        """The paragraphs with these pids and a summary of their articles (missing pids
+        left out). One query per chunk, so an article another process removes meanwhile
+        is either wholly there or wholly absent."""
         found: dict[int, tuple[Paragraph, ArticleSummary]] = {}
         summaries: dict[str, ArticleSummary] = {}
         for start in range(0, len(pids), 500):  # stay under SQLite's host-parameter limit
             chunk = pids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT pid, article_id, idx, section, text FROM paragraphs WHERE pid IN ({marks})", chunk
+                "SELECT p.pid, p.idx, p.section, p.text, a.id, a.title, a.published, a.author, a.source_path,"
+                " a.added_at, (SELECT count(*) FROM paragraphs c WHERE c.article_id = a.id)"
+                f" FROM paragraphs p JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})",
+                chunk,
             ).fetchall()
-            for pid, article_id, idx, section, text in rows:
-                if article_id not in summaries:
-                    summaries[article_id] = self._summary_of(article_id)
-                paragraph = Paragraph(article_id=article_id, index=idx, text=text, section=section)
-                found[pid] = (paragraph, summaries[article_id])
+            for pid, idx, section, text, *article in rows:
+                if article[0] not in summaries:
+                    summaries[article[0]] = _summary(tuple(article))
+                summary = summaries[article[0]]
+                found[pid] = (Paragraph(article_id=summary.id, index=idx, text=text, section=section), summary)
         return found

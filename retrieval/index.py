@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -379,6 +380,20 @@ def top_k(pids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
         pids, scores = pids[keep], scores[keep]
     order = np.lexsort((pids, -scores))[:k]
     return [(int(pids[i]), float(scores[i])) for i in order]
+
+
+def highest_generation(directory: Path) -> int:
+    """The highest generation any file in the index directory is named after (0 if none)."""
+    highest = 0
+    if directory.is_dir():
+        for path in directory.iterdir():
+            for match in re.finditer(r"(?:seg-|-|deleted-)(\d{6})", path.name):
+                highest = max(highest, int(match.group(1)))
+        try:
+            highest = max(highest, int(json.loads((directory / "manifest.json").read_text())["generation"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return highest
 
 
 def read_manifest_version(directory: Path) -> int | None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from corpus.store import Store
 from retrieval.bm25 import BM25Params
-from retrieval.index import Index, IndexFormatError
+from retrieval.index import Index, IndexFormatError, highest_generation
 from retrieval.tokenize import Tokenizer, TokenizerConfig
 
 try:
@@ -130,6 +130,9 @@ class Searcher:
         """Load the saved index when it is newer, then add/remove what the store changed."""
         report = RefreshReport()
         with self._locked():
+            # Read before syncing: a change committed while we sync then shows as a new
+            # marker on the next check, instead of being taken as already seen.
+            marker = self.store.change_marker()
             if self.index_dir is not None:
                 self._load_saved(report)
             self._sync(report)
@@ -138,7 +141,7 @@ class Searcher:
                     self.index.merge()
                 if self.index_dir is not None:
                     self.index.save(self.index_dir)
-        self._marker = self.store.change_marker()
+        self._marker = marker
         self._checked_at = time.monotonic()
         return report
 
@@ -166,7 +169,10 @@ class Searcher:
             self.index = saved
 
     def _start_over(self, report: RefreshReport, reason: str) -> None:
-        self.index = Index(fingerprint=self.fingerprint)
+        # Number the new index after every generation on disk: its files then never take
+        # the names of files another process may have memory-mapped.
+        generation = highest_generation(self.index_dir) if self.index_dir is not None else 0
+        self.index = Index(fingerprint=self.fingerprint, generation=generation)
         report.rebuilt, report.reason = True, reason
 
     def _sync(self, report: RefreshReport) -> None:

@@ -13,6 +13,8 @@ Only the `deleted` mask changes after a segment is built (removing articles).
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +132,16 @@ class Segment:
     # --- persistence ---------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        """Write the arrays into a fresh directory, renamed into place when complete:
+        files another process has memory-mapped are never written over."""
+        tmp = directory.with_name(f"{directory.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         for name in ARRAYS:
-            np.save(directory / f"{name}.npy", getattr(self, name), allow_pickle=False)
+            np.save(tmp / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        if directory.exists():  # a leftover of a crashed save, which no manifest names
+            shutil.rmtree(directory)
+        tmp.rename(directory)
 
     def save_deleted(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp.npy")
