@@ -40,7 +40,12 @@ _NEWLINE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])"
 _WHITESPACE_RUN = re.compile(r"\s+")
 # All selector rules in one compiled selector: one walk of the tree instead of one per rule.
 _DROP_SELECTOR = soupsieve.compile(", ".join(rules.DROP_SELECTORS))
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# Zero-width characters, and control characters (C0 except tab/newline, DEL, C1): no
+# reader sees them, and terminal escape sequences must not reach `show` or `chat`.
+_INVISIBLE = dict.fromkeys(
+    [*map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), *range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)],
+    None,
+)
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,21 @@ def remove_boilerplate(root: Tag) -> None:
     for tag in root.find_all(rules.DROP_TAGS):
         tag.decompose()
     for tag in _DROP_SELECTOR.select(root):
-        if not tag.decomposed:
+        if not _gone(tag):
             tag.decompose()
     for tag in root.find_all(rules.BLOCK_TAGS_DROPPABLE_BY_CLASS):
-        if tag.decomposed:
+        if _gone(tag):
             continue
         if _class_words(tag) & rules.BOILERPLATE_CLASS_WORDS or (
             tag.name in ("p", "ul", "ol", "div") and _is_link_list(tag)
         ):
             tag.decompose()
+
+
+def _gone(tag: Tag) -> bool:
+    # Not tag.decomposed: on a tag never decomposed, bs4 looks `_decomposed` up as a
+    # child tag name, a scan of the whole subtree (quadratic on deeply nested pages).
+    return tag.__dict__.get("_decomposed", False)
 
 
 def _is_bold(tag: Tag) -> bool:

@@ -66,11 +66,12 @@ def merge_short(items: list[tuple[str, str | None]], minimum: int = MIN_CHARS) -
         nonlocal pending
         if not pending:
             return
-        if merged and merged[-1][1] == pending_section:
+        joined = "\n".join(pending)
+        if merged and merged[-1][1] == pending_section and len(merged[-1][0]) + len(joined) < MAX_CHARS:
             text, section = merged[-1]
-            merged[-1] = ("\n".join([text, *pending]), section)
+            merged[-1] = ("\n".join([text, joined]), section)
         else:
-            merged.append(("\n".join(pending), pending_section))
+            merged.append((joined, pending_section))
         pending = []
 
     for text, section in items:
@@ -79,7 +80,11 @@ def merge_short(items: list[tuple[str, str | None]], minimum: int = MIN_CHARS) -
         if len(text) < minimum:
             pending.append(text)
             pending_section = section
-            if len("\n".join(pending)) >= minimum and not (merged and merged[-1][1] == section):
+            # A run of short lines (a list of names, a table column) long enough to stand
+            # alone becomes its own paragraph rather than growing without bound.
+            if len("\n".join(pending)) >= max(minimum, MAX_CHARS // 2) or (
+                len("\n".join(pending)) >= minimum and not (merged and merged[-1][1] == section)
+            ):
                 merged.append(("\n".join(pending), section))
                 pending = []
             continue

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import stat
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -88,6 +88,8 @@ def parse_bytes(data: bytes, source_path: str, shown_path: str | None = None) ->
         return _parse_text(text, digest, source_path)
     except (FrontMatterError, ValueError) as exc:
         raise ParseError(shown, str(exc)) from None
+    except RecursionError:  # e.g. a YAML document nested thousands of levels deep
+        raise ParseError(shown, "the file is nested too deeply to read") from None
 
 
 def _parse_text(text: str, digest: str, source_path: str) -> Article:
@@ -112,7 +114,9 @@ def _front_matter_fields(meta: dict) -> dict:
     fields: dict = {}
     title = meta.get("title")
     if title is not None:
-        fields["title"] = str(title).strip()
+        if not isinstance(title, (str, int, float, date)):
+            raise ValueError(f"field 'title': expected text, got {type(title).__name__}")
+        fields["title"] = clean.normalize_text(str(title))
     for key in ("date", "published", "pubDate"):
         if meta.get(key) not in (None, ""):
             fields["published"] = parse_date(meta[key], key)
@@ -131,18 +135,34 @@ def _front_matter_fields(meta: dict) -> dict:
     return fields
 
 
+# Bounds on front-matter lists: YAML aliases can make a few bytes expand without end
+# (a "billion laughs" document) or refer to themselves.
+MAX_LIST_ITEMS = 1_000
+
+
 def _string_list(value: object, field: str) -> tuple[str, ...]:
     """Hexo allows a list, a nested list (category hierarchies) or one string."""
-    if value is None or value == "":
-        return ()
-    if isinstance(value, (str, int, float)):
-        return (str(value).strip(),)
-    if isinstance(value, list):
-        out: list[str] = []
-        for item in value:
-            out.extend(_string_list(item, field))
-        return tuple(s for s in out if s)
-    raise ValueError(f"field '{field}': expected a list of names, got {type(value).__name__}")
+    out: list[str] = []
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if item is None or item == "":
+            continue
+        if isinstance(item, (str, int, float)):
+            text = clean.normalize_text(str(item))
+            if text:
+                out.append(text)
+            if len(out) > MAX_LIST_ITEMS:
+                raise ValueError(f"field '{field}': more than {MAX_LIST_ITEMS} entries")
+        elif isinstance(item, list):
+            if id(item) in seen:  # an alias to itself: never ends
+                raise ValueError(f"field '{field}': the list refers to itself")
+            seen.add(id(item))
+            stack.extend(reversed(item))
+        else:
+            raise ValueError(f"field '{field}': expected a list of names, got {type(item).__name__}")
+    return tuple(out)
 
 
 def _body_blocks(body: str) -> list[clean.Block]:
@@ -170,12 +190,8 @@ def _html_page(text: str) -> tuple[dict, list[clean.Block]]:
                 return tag["content"].strip()
         return None
 
-    h1 = soup.find("h1")
-    h1_text = clean.normalize_text(h1.get_text()) if h1 else ""
-    page_title = clean.normalize_text(soup.title.get_text()) if soup.title else ""
-    title = meta("og:title") or h1_text or _strip_site_suffix(page_title)
-    if title:
-        fields["title"] = title
+    head_title = soup.head.find("title") if soup.head else None  # a <title> in the body is not the page's
+    page_title = clean.normalize_text(head_title.get_text()) if head_title else ""
     published = meta("article:published_time", "pubdate", "publishdate", "date", "dc.date")
     if published:
         fields["published"] = parse_date(published, "article:published_time")
@@ -189,6 +205,16 @@ def _html_page(text: str) -> tuple[dict, list[clean.Block]]:
     url = meta("og:url") or (canonical.get("href") if canonical else None)
     if url:
         fields["url"] = url
+    og_title = meta("og:title")
+    # The head is read: drop the boilerplate now, so neither the <h1> (share buttons,
+    # noscript text inside it) nor the choice of the main content (a comment list or a
+    # sidebar with more <p> text than the article) sees it.
+    clean.remove_boilerplate(soup)
+    h1 = soup.find("h1")
+    h1_text = clean.normalize_text(h1.get_text()) if h1 else ""
+    title = og_title or h1_text or _strip_site_suffix(page_title)
+    if title:
+        fields["title"] = title
     main = _main_content(soup)
     if h1 is not None and main is not None and h1 in main.descendants:
         h1.decompose()

@@ -13,7 +13,7 @@ import re
 DROP_TAGS = (
     "script", "style", "noscript", "iframe", "template", "svg", "canvas", "object",
     "embed", "form", "button", "input", "select", "textarea", "audio", "video",
-    "nav", "aside", "footer", "header", "head", "link", "meta",
+    "nav", "aside", "footer", "header", "head", "link", "meta", "title", "noembed", "noframes",
 )
 
 # CSS selectors of boilerplate blocks seen on real pages (ads, QR promos, share bars,

@@ -46,6 +46,7 @@ JIEBA_DICTIONARY = Path(importlib.util.find_spec("jieba").origin).parent / "dict
 # Tokens without one (whitespace, punctuation, symbols, controls, lone marks) are dropped.
 _WORD_CHAR = re.compile(r"[^\W_]")
 _FREQ = re.compile(r"[0-9]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG = re.compile(r"[a-z]+")
 
 
@@ -262,8 +263,13 @@ def _normalize_with_offsets(text: str) -> tuple[str, list[int] | None, list[int]
     Equal lengths alone are not enough: an expansion (ﬁ -> fi) and a composition
     (e + U+0301 -> é) in the same text cancel out.
     """
+    # A lone surrogate (what Python makes of invalid UTF-8 in argv) cannot be encoded for
+    # the segmenter: it becomes U+FFFD, one character for one, so offsets stay valid.
+    text = _LONE_SURROGATE.sub("\ufffd", text)
     normalized = normalize(text)
-    if len(normalized) == len(text) == len(unicodedata.normalize("NFKD", text)):
+    # Σ lowercases by context (final ς): only there can a slice of the normalised text
+    # differ from the normalised slice, so such texts take the per-character path.
+    if "Σ" not in text and len(normalized) == len(text) == len(unicodedata.normalize("NFKD", text)):
         return normalized, None, None
     # Normalise each base character with the combining marks that follow it (they may
     # compose with it), and remember which original characters each output came from.
