@@ -359,7 +359,8 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
             else:
                 click.echo("\n\n".join(render_hit(i, h) for i, h in enumerate(hits, 1)))
             return
-        with click.open_file(queries_file, encoding="utf-8-sig") as stream:
+        # invalid UTF-8 becomes U+FFFD: one bad line must not stop a batch of questions
+        with click.open_file(queries_file, encoding="utf-8-sig", errors="replace") as stream:
             for line in stream:
                 line = line.rstrip("\r\n")
                 hits = searcher.search(line, k=k, per_article=limit)

@@ -71,3 +71,12 @@ def test_add_and_remove_keep_the_index_current(run, tmp_path):
     run("add", str(Path(__file__).parent.parent / "corpus" / "sample-articles" / "0011.md"), "--db", str(db))
     after = json.loads(run("search", "世界旅游城市联合会", "--json", "--db", str(db)).stdout)
     assert all(h["article_id"] != hit["article_id"] for h in after["hits"])
+
+
+def test_search_queries_file_with_invalid_utf8_answers_every_line(run, tmp_path):
+    queries = tmp_path / "bad.txt"
+    queries.write_bytes(b"\xff\xfe \xe7\x90\x86\xe8\xb4\xa2\n\xe4\xb8\x96\xe7\x95\x8c\xe6\x97\x85\xe6\xb8\xb8\xe5\x9f\x8e\xe5\xb8\x82\xe8\x81\x94\xe5\x90\x88\xe4\xbc\x9a\n")
+    result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", str(tmp_path / "q.db"))
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2 and "223个会员" in lines[1]["hits"][0]["text"]
