@@ -93,13 +93,29 @@ def remove_boilerplate(root: Tag) -> None:
     for tag in _DROP_SELECTOR.select(root):
         if not _gone(tag):
             tag.decompose()
+    links_under = _links_under(root)
     for tag in root.find_all(rules.BLOCK_TAGS_DROPPABLE_BY_CLASS):
         if _gone(tag):
             continue
         if _class_words(tag) & rules.BOILERPLATE_CLASS_WORDS or (
-            tag.name in ("p", "ul", "ol", "div") and _is_link_list(tag)
+            tag.name in ("p", "ul", "ol", "div")
+            and links_under.get(id(tag), 0) >= rules.LINK_LIST_MIN_LINKS
+            and _is_link_list(tag)
         ):
             tag.decompose()
+
+
+def _links_under(root: Tag) -> dict[int, int]:
+    """Number of <a> elements inside each element (by id), counted once from the links
+    upwards: the link-list rule then scans only elements that hold links, instead of
+    every ancestor's whole subtree (quadratic on deeply nested pages)."""
+    counts: dict[int, int] = {}
+    for link in root.find_all("a"):
+        for parent in link.parents:
+            counts[id(parent)] = counts.get(id(parent), 0) + 1
+            if parent is root:
+                break
+    return counts
 
 
 def _gone(tag: Tag) -> bool:

@@ -89,7 +89,6 @@ SOURCE = "/fuzz/x.md"
 # Open bugs (each pinned by an xfail test below). The generic properties steer around them.
 KNOWN_BUGS: frozenset[str] = frozenset() if STRICT else frozenset(
     {
-        "quadratic_nesting",  # cleaning 5000 nested <div> takes ~10 s (work grows with depth squared)
     }
 )
 
@@ -800,10 +799,6 @@ def _cleaner_calls(depth: int) -> int:
     return pstats.Stats(profile).total_calls
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: corpus/clean.remove_boilerplate is quadratic in nesting depth: "
-                   "bs4's Tag.decomposed falls through Tag.__getattr__ to find('_decomposed') (a subtree scan), "
-                   "and _is_link_list runs find_all('a') + get_text() over every ancestor's subtree; "
-                   "8000 nested <div> take ~40 s")
 def test_bug_cleaning_work_grows_linearly_with_nesting_depth():
     """Counts function calls (deterministic), never time: doubling the depth must about
     double the work, not quadruple it."""
