@@ -396,14 +396,6 @@ def highest_generation(directory: Path) -> int:
     return highest
 
 
-def read_manifest_version(directory: Path) -> int | None:
-    try:
-        data = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data.get("version") if isinstance(data, dict) else None
-
-
 def _read_manifest(directory: Path) -> dict:
     try:
         data = json.loads((directory / "manifest.json").read_text())

@@ -92,9 +92,6 @@ class Segment:
     def live_count(self) -> int:
         return int(self.n_docs - self.deleted.sum())
 
-    def live_length(self) -> int:
-        return int(self.doc_len[~self.deleted].sum(dtype=np.int64))
-
     def postings(self, h: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(local docs, tfs) of the term with hash h, deleted documents included."""
         i = int(np.searchsorted(self.term_hash, np.uint64(h)))
@@ -118,16 +115,6 @@ class Segment:
         hit = np.isin(self.post_doc, local_docs)
         term_of_posting = np.repeat(np.arange(len(self.term_hash)), np.diff(self.post_ptr))
         return self.term_hash[term_of_posting[hit]]
-
-    def live_postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(term hash, pid, tf) of every posting of a live document, for merging segments."""
-        term_of_posting = np.repeat(np.arange(len(self.term_hash)), np.diff(self.post_ptr))
-        alive = ~self.deleted[self.post_doc]
-        return (
-            self.term_hash[term_of_posting[alive]],
-            self.doc_pid[self.post_doc[alive]],
-            self.post_tf[alive],
-        )
 
     # --- persistence ---------------------------------------------------------------
 
