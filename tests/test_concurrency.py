@@ -44,6 +44,8 @@ from retrieval.index import Index
 from retrieval.search import SearchConfig, Searcher
 from retrieval.tokenize import TokenizerConfig
 
+import articles  # tests/articles.py
+
 ROUNDS = int(os.environ.get("ARTICLEBOT_CONCURRENCY_ROUNDS", "4"))
 WRITER_FILES = int(os.environ.get("ARTICLEBOT_CONCURRENCY_FILES", "120"))
 BATCH = 8  # articles per add
@@ -77,44 +79,6 @@ BASE_QUERIES = ["数字经济发展规划 投资规模", "北京市 人工智能
 
 # --- generated articles ------------------------------------------------------------------
 
-SUBJECTS = ["北京市", "上海市", "深圳市", "杭州市", "成都市", "国家统计局", "央行", "工信部", "科技公司",
-            "新能源车企", "研究团队", "地方政府", "监管部门", "互联网平台", "半导体厂商", "农业农村部"]
-VERBS = ["发布了", "宣布", "推出", "启动", "完成", "公布了", "调整了", "加快推进", "印发", "签署了"]
-OBJECTS = ["数字经济发展规划", "新一代人工智能芯片", "城市更新行动方案", "跨境电商试点政策", "碳达峰实施方案",
-           "智能网联汽车测试", "5G基站建设计划", "普惠金融服务措施", "乡村振兴重点项目", "量子通信实验网络",
-           "医疗保障改革方案", "养老服务体系建设", "海洋生态保护规划", "文化旅游消费活动"]
-DETAILS = ["预计投资规模超过{n}亿元", "覆盖{n}个城市和地区", "同比增长{n}个百分点", "首批{n}家企业参与",
-           "将在{n}个月内全面落地", "惠及约{n}万名居民", "研发投入达到{n}亿元", "新增就业岗位{n}个"]
-CLOSERS = ["业内人士认为，这一举措将进一步释放市场活力。", "专家表示，相关政策仍需持续跟踪评估。",
-           "记者了解到，后续配套细则正在加紧制定。", "据悉，该项目已进入实质性推进阶段。"]
-OUTLETS = ["新浪财经", "IT之家", "36氪", "快科技", "cnBeta"]
-
-
-def _sentence(rng: random.Random) -> str:
-    return (rng.choice(SUBJECTS) + rng.choice(VERBS) + rng.choice(OBJECTS) + "，"
-            + rng.choice(DETAILS).format(n=rng.randint(2, 9999)) + "。")
-
-
-def article_text(rng: random.Random, label: str, marker: str | None = None) -> str:
-    """A Hexo post: front matter, then <p> paragraphs; `marker` (one token) in the second one."""
-    title = f"{rng.choice(SUBJECTS)}{rng.choice(VERBS)}{rng.choice(OBJECTS)}（{label}）"
-    paragraphs = []
-    for j in range(rng.randint(2, 5)):
-        body = "".join(_sentence(rng) for _ in range(rng.randint(1, 3)))
-        if j == 0:
-            body = f"稿件{label}：" + body
-        if j == 1 and marker:
-            body += f"本文的标记词是{marker}。"
-        paragraphs.append(body + rng.choice(CLOSERS))
-    outlet = rng.choice(OUTLETS)
-    day = rng.randint(1, 28)
-    front = (
-        f"---\ntitle: '{title}'\ncategories:\n    - 科技\n    - {outlet}\nauthor: {outlet}\n"
-        f"date: Mon, {day:02d} Mar 2021 10:{day:02d}:51 GMT\n---\n\n<div>\n"
-    )
-    return front + "".join(f"<p>　　{p}</p>\n" for p in paragraphs) + "</div>\n"
-
-
 @dataclass
 class Known:
     """What every generated article holds, by id: hits are checked against it."""
@@ -140,15 +104,9 @@ class Known:
 
 def write_articles(directory: Path, count: int, seed: int, label: str, known: Known,
                    marker=None) -> list[tuple[Path, str]]:
-    """`count` articles in `directory`; returns (path, id) of each."""
-    rng = random.Random(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i in range(count):
-        path = directory / f"{label}-{i:04d}.md"
-        path.write_text(article_text(rng, f"{label}-{i}", marker(i) if marker else None), encoding="utf-8")
-        written.append((path, known.learn(path)))
-    return written
+    """`count` generated articles in `directory` (see tests/articles.py), each learnt by
+    `known`; returns (path, id) of each."""
+    return [(path, known.learn(path)) for path in articles.write_articles(directory, count, seed, label, marker)]
 
 
 # --- the program in subprocesses ---------------------------------------------------------

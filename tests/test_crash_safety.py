@@ -49,6 +49,8 @@ from corpus.store import Store
 from retrieval.index import Index, IndexFormatError
 from retrieval.search import Searcher
 
+from articles import article_text  # tests/articles.py
+
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
 RUNS = int(os.environ.get("ARTICLEBOT_CRASH_RUNS", "6"))
@@ -67,43 +69,6 @@ QUERIES = [
 
 
 # --- generated articles ------------------------------------------------------------------
-
-SUBJECTS = ["北京市", "上海市", "深圳市", "杭州市", "成都市", "国家统计局", "央行", "工信部", "科技公司",
-            "新能源车企", "研究团队", "地方政府", "监管部门", "互联网平台", "半导体厂商", "航天科技集团",
-            "农业农村部", "教育部"]
-VERBS = ["发布了", "宣布", "推出", "启动", "完成", "公布了", "调整了", "加快推进", "印发", "签署了"]
-OBJECTS = ["数字经济发展规划", "新一代人工智能芯片", "城市更新行动方案", "跨境电商试点政策", "碳达峰实施方案",
-           "智能网联汽车测试", "5G基站建设计划", "普惠金融服务措施", "乡村振兴重点项目", "量子通信实验网络",
-           "医疗保障改革方案", "高校招生计划", "养老服务体系建设", "海洋生态保护规划", "文化旅游消费活动"]
-DETAILS = ["预计投资规模超过{n}亿元", "覆盖{n}个城市和地区", "同比增长{n}个百分点", "首批{n}家企业参与",
-           "将在{n}个月内全面落地", "惠及约{n}万名居民", "研发投入达到{n}亿元", "新增就业岗位{n}个"]
-CLOSERS = ["业内人士认为，这一举措将进一步释放市场活力。", "专家表示，相关政策仍需持续跟踪评估。",
-           "记者了解到，后续配套细则正在加紧制定。", "据悉，该项目已进入实质性推进阶段。",
-           "分析人士指出，行业竞争格局或将随之改变。"]
-OUTLETS = ["新浪财经", "IT之家", "36氪", "快科技", "cnBeta"]
-
-
-def _sentence(rng: random.Random) -> str:
-    return (rng.choice(SUBJECTS) + rng.choice(VERBS) + rng.choice(OBJECTS) + "，"
-            + rng.choice(DETAILS).format(n=rng.randint(2, 9999)) + "。")
-
-
-def article_text(rng: random.Random, number: int) -> str:
-    """A Hexo post as RSSHub mirrors write them: front matter, then <p> paragraphs in a <div>."""
-    title = f"{rng.choice(SUBJECTS)}{rng.choice(VERBS)}{rng.choice(OBJECTS)}（第{number}期）"
-    paragraphs = []
-    for j in range(rng.randint(2, 6)):
-        body = "".join(_sentence(rng) for _ in range(rng.randint(1, 4)))
-        if j == 0:
-            body = f"编号{number}号稿件：" + body  # every article has distinct content
-        paragraphs.append(body + rng.choice(CLOSERS))
-    outlet = rng.choice(OUTLETS)
-    front = (
-        f"---\ntitle: '{title}'\ncategories:\n    - 科技\n    - {outlet}\n\nauthor: {outlet}\ncomments: false\n"
-        f"date: Mon, {1 + number % 28:02d} Mar 2021 {number % 24:02d}:{number % 60:02d}:14 GMT\n---\n\n<div>\n"
-    )
-    return front + "".join(f"<p>　　{p}</p>\n" for p in paragraphs) + "</div>\n"
-
 
 @dataclass
 class Corpus:
@@ -126,7 +91,8 @@ def corpus(tmp_path_factory) -> Corpus:
     for number in range(N_FILES):
         part = root / ("part1" if number < half else "part2")
         part.mkdir(exist_ok=True)
-        (part / f"{number:04d}.md").write_text(article_text(rng, number), encoding="utf-8")
+        text = article_text(rng, f"第{number}期", lead=f"编号{number}号稿件：", paragraphs=(2, 6), sentences=(1, 4))
+        (part / f"{number:04d}.md").write_text(text, encoding="utf-8")
     order = [str(p.resolve()) for p in iter_article_files([root], AddReport())]
     expected, ids = {}, {}
     for source in order:
