@@ -30,7 +30,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -47,7 +47,7 @@ from telegram.ext import (
 )
 
 from bot import replies
-from bot.config import BotConfig
+from bot.config import BotConfig, ConfigError
 from bot.library import Library
 from bot.ratelimit import RateLimiter
 from corpus.errors import AmbiguousId, ArticleNotFound, ParseError
@@ -103,6 +103,15 @@ class TokenFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+def redact_in_logs(secret: str) -> None:
+    """Also hide `secret` (e.g. the webhook secret, which PTB logs at DEBUG as a setWebhook
+    parameter) wherever setup_logging installed the token filter."""
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, TokenFilter) and secret and secret not in f.secrets:
+                f.secrets.append(secret)
 
 
 def setup_logging(token: str, level: int = logging.INFO) -> None:
@@ -420,7 +429,9 @@ def build_application(config: BotConfig, library: Library) -> Application:
             CommandHandler("help", handlers.help_command, filters=new),
             CommandHandler("search", handlers.search_command, filters=new),
             CommandHandler("stats", handlers.stats, filters=new),
-            CommandHandler("remove", handlers.remove, filters=new),
+            # a forwarded "/remove" was typed by someone else: like a forwarded file, not an
+            # admin's order (in a private chat it falls through to the help text)
+            CommandHandler("remove", handlers.remove, filters=new & ~filters.FORWARDED),
             MessageHandler(new & filters.Document.ALL, handlers.document),
             MessageHandler(new & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.private_text),
             MessageHandler(new & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, handlers.group_text),
@@ -436,17 +447,29 @@ def build_application(config: BotConfig, library: Library) -> Application:
     return application
 
 
+def prepare_webhook(config: BotConfig) -> dict:
+    """The arguments of Application.run_webhook (and of Updater.start_webhook, which tests
+    call with them) for config.webhook_url; hides the secret token from the logs."""
+    if config.secret_token:
+        redact_in_logs(config.secret_token)
+    return dict(
+        listen=config.listen,
+        port=config.port,
+        url_path=urlparse(config.webhook_url).path.lstrip("/"),  # serve where Telegram posts
+        webhook_url=config.webhook_url,
+        secret_token=config.secret_token,  # PTB answers 403 to a request without it
+        allowed_updates=ALLOWED_UPDATES,
+    )
+
+
 def run(application: Application, config: BotConfig) -> None:
     """Long polling, or a webhook server when config.webhook_url is set. Both stop cleanly
     on SIGINT/SIGTERM; post_shutdown then closes the Library."""
-    if config.webhook_url:
-        application.run_webhook(
-            listen=config.listen,
-            port=config.port,
-            url_path=urlparse(config.webhook_url).path.lstrip("/"),  # serve where Telegram posts
-            webhook_url=config.webhook_url,
-            secret_token=config.secret_token,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        if config.webhook_url:
+            application.run_webhook(**prepare_webhook(config))
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        # PTB's message quotes the whole token: never let it reach a traceback on stderr.
+        raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN (mistyped or revoked?)") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -41,6 +42,8 @@ class BotConfig:
     webhook_url: str | None = None
     listen: str = "127.0.0.1"
     port: int = 8443
+    # Checked in the X-Telegram-Bot-Api-Secret-Token header of every webhook request; with a
+    # webhook_url and none given, a random one is made (setWebhook hands it to Telegram).
     secret_token: str | None = None
 
     def __post_init__(self) -> None:
@@ -54,10 +57,16 @@ class BotConfig:
             raise ConfigError("ARTICLEBOT_SEND_RATE must be 0 (no cap) or a positive number of messages per second")
         if self.secret_token is not None and not _SECRET_TOKEN.fullmatch(self.secret_token):
             raise ConfigError("the webhook secret token must be 1-256 characters of A-Z, a-z, 0-9, _ or -")
+        if self.webhook_url and self.secret_token is None:
+            # Without a secret, anyone who finds the webhook url could post updates "from" an
+            # admin. 32 random bytes in base64url: 43 characters, all of them allowed.
+            object.__setattr__(self, "secret_token", secrets.token_urlsafe(32))
 
-    def __repr__(self) -> str:  # the default repr would print the token into any log or traceback
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name != "token")
-        return f"BotConfig(token=<token>, {shown})"
+    def __repr__(self) -> str:  # the default repr would print the secrets into any log or traceback
+        hidden = ("token", "secret_token")
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name not in hidden)
+        secret = "<secret>" if self.secret_token else None
+        return f"BotConfig(token=<token>, {shown}, secret_token={secret})"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> BotConfig:

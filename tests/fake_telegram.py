@@ -4,7 +4,10 @@
 python-telegram-bot `Bot`/`Application` at `fake.base_url` and `fake.base_file_url`; feed
 updates with `feed_message`, `feed_document`, `feed_callback`, `feed_inline_query`; every
 Bot API call the client makes is recorded as a `Call` (method, params, status, result), and
-`await fake.wait_for(method, predicate)` waits until a matching call was answered.
+`await fake.wait_for(method, predicate)` waits until a matching call was answered. File
+downloads are recorded in `fake.downloads`; `set_chat_member` makes a user a group's
+creator or admin for getChatMember/getChatAdministrators; `message_update` builds an
+update to POST to a webhook instead of queueing it.
 
 What it checks like Telegram does (answering 400 "Bad Request: ..." otherwise):
   * `parse_mode=HTML` text (sendMessage, editMessageText, inline results): only the tags
@@ -460,6 +463,8 @@ class FakeTelegram:
         self.open_callback_queries: dict[str, dict] = {}
         self.open_inline_queries: dict[str, dict] = {}
         self.answered_inline_queries: dict[str, dict] = {}
+        self.downloads: list[str] = []  # paths of every file download asked for (any token)
+        self.chat_members: dict[int, dict[int, str]] = {}  # chat id -> user id -> status
 
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)  # one counter for every chat: ids stay unique
@@ -687,17 +692,46 @@ class FakeTelegram:
 
     def feed_message(self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = "private",
                      reply_to_bot: bool = False, reply_to_message_id: int | None = None,
-                     entities: list[dict] | None = None, language_code: str | None = "zh-hans") -> dict:
+                     entities: list[dict] | None = None, language_code: str | None = "zh-hans",
+                     forward_from: int | None = None) -> dict:
         """Queue a text message update; returns the message. `entities=None` computes the
-        bot_command and mention entities Telegram would send; pass [] for none."""
+        bot_command and mention entities Telegram would send; pass [] for none.
+        `forward_from=<user id>` makes it a message forwarded from that user (Telegram keeps
+        the original's entities, commands included)."""
+        message = self._text_message(chat_id, text, user_id=user_id, chat_type=chat_type, reply_to_bot=reply_to_bot,
+                                     reply_to_message_id=reply_to_message_id, entities=entities,
+                                     language_code=language_code, forward_from=forward_from)
+        self._push({"message": message})
+        return message
+
+    def message_update(self, chat_id: int, text: str, **kwargs) -> dict:
+        """A text message update (same keywords as feed_message) as Telegram would POST it to
+        a webhook: numbered and stored like any message, but not queued for getUpdates."""
+        message = self._text_message(chat_id, text, **kwargs)
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def _text_message(self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = "private",
+                      reply_to_bot: bool = False, reply_to_message_id: int | None = None,
+                      entities: list[dict] | None = None, language_code: str | None = "zh-hans",
+                      forward_from: int | None = None) -> dict:
         message = self._new_message(chat_id, user_id, chat_type, language_code, reply_to_bot, reply_to_message_id)
         message["text"] = text
         ents = self.auto_entities(text) if entities is None else entities
         if ents:
             message["entities"] = ents
-        self._store_message(message)
-        self._push({"message": message})
-        return message
+        if forward_from is not None:
+            message["forward_origin"] = {"type": "user", "date": int(time.time()) - 3600,
+                                         "sender_user": self.user(forward_from, language_code=None)}
+        return self._store_message(message)
+
+    def set_chat_member(self, chat_id: int, user_id: int, status: str = "administrator") -> None:
+        """Make a user a member of a group with `status` ("creator", "administrator", "member"...),
+        as getChatMember and getChatAdministrators then report."""
+        if user_id not in self.users:
+            self.user(user_id)
+        if chat_id not in self.chats:
+            self.chat(chat_id, "supergroup")
+        self.chat_members.setdefault(chat_id, {})[user_id] = status
 
     def add_file(self, data: bytes, *, file_name: str | None = None, file_size: int | None = None,
                  file_id: str | None = None, file_unique_id: str | None = None) -> FakeFile:
@@ -835,6 +869,7 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return self._error_body(401, "Unauthorized")
         path = request.match_info["path"]
+        self.downloads.append(path)
         for fake_file in self.files.values():
             if fake_file.file_path == path:
                 return web.Response(body=fake_file.data, content_type="application/octet-stream")
@@ -1134,6 +1169,36 @@ class FakeTelegram:
             raise BadRequest("Bad Request: NEXT_OFFSET_INVALID")
         self.answered_inline_queries[query_id] = self.open_inline_queries.pop(query_id)
         return True
+
+    def _member(self, chat_id: int, user_id: int, status: str) -> dict:
+        member: dict[str, Any] = {"status": status, "user": self.users.get(user_id) or self.user(user_id)}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                           "can_delete_messages": True, "can_manage_video_chats": True,
+                           "can_restrict_members": True, "can_promote_members": True, "can_change_info": True,
+                           "can_invite_users": True, "can_post_stories": True, "can_edit_stories": True,
+                           "can_delete_stories": True})
+        return member
+
+    def _api_getchatadministrators(self, params: dict) -> list[dict]:
+        chat = self._chat_of(params)
+        members = self.chat_members.get(chat["id"], {})
+        return [self._member(chat["id"], uid, status) for uid, status in members.items()
+                if status in ("creator", "administrator")]
+
+    def _api_getchatmember(self, params: dict) -> dict:
+        chat = self._chat_of(params)
+        user_id = self._int(params, "user_id")
+        if user_id is None:
+            raise BadRequest("Bad Request: user_id is empty")
+        status = self.chat_members.get(chat["id"], {}).get(user_id)
+        if status is None:
+            if user_id not in self.users:
+                raise BadRequest("Bad Request: user not found")
+            status = "member"
+        return self._member(chat["id"], user_id, status)
 
     def _api_getfile(self, params: dict) -> dict:
         file_id = str(params.get("file_id") or "")
