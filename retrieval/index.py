@@ -184,7 +184,7 @@ class Index:
         """
         if not self.n_docs or not query_terms:
             return np.zeros(0, np.int64), np.zeros(0)
-        hashes, weights = self._query_weights(query_terms, params)
+        hashes, weights, _ = self._query_weights(query_terms, params)
         all_pids, all_scores = [], []
         for segment in self.segments:
             postings = [(w, p) for w, p in ((w, segment.postings(int(h))) for h, w in zip(hashes, weights)) if p]
@@ -205,14 +205,19 @@ class Index:
             return np.zeros(0, np.int64), np.zeros(0)
         return np.concatenate(all_pids), np.concatenate(all_scores)
 
-    def _query_weights(self, query_terms: Sequence[str], params: BM25Params) -> tuple[np.ndarray, np.ndarray]:
-        """Hashes of the distinct query terms the index holds, and idf x repeat count of each."""
-        terms, counts = np.unique(np.asarray(list(query_terms), dtype=object), return_counts=True)
+    def _query_weights(self, query_terms: Sequence[str], params: BM25Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hashes of the distinct query terms the index holds (in term order), idf x repeat
+        count of each, and their document frequencies."""
+        repeats: dict[str, int] = {}
+        for term in query_terms:
+            repeats[term] = repeats.get(term, 0) + 1
+        terms = sorted(repeats)
         hashes = hash_terms(terms)
         df = self.df(hashes)
         present = df > 0
+        counts = np.fromiter((repeats[t] for t in terms), dtype=np.int64, count=len(terms))
         weights = bm25.floored_idf(df[present], self.n_docs, self.idf_floor(params.epsilon)) * counts[present]
-        return hashes[present], weights
+        return hashes[present], weights, df[present]
 
     def _accumulate(self, segment: Segment, postings, norm: np.ndarray, params: BM25Params):
         """Sum the terms' contributions per document with a reusable dense accumulator."""
@@ -220,24 +225,26 @@ class Index:
         touched = []
         for weight, (docs, tfs) in postings:
             acc[docs] += weight * bm25.term_weight(tfs, norm[docs], params)
-            fresh = docs[~seen[docs]]
-            seen[fresh] = True
+            fresh = docs[seen[docs] == 0]
+            seen[fresh] = 1
             touched.append(fresh)
         docs = np.concatenate(touched)
         scores = acc[docs]
         acc[docs] = 0.0  # back to rest for the next query
-        seen[docs] = False
+        seen[docs] = 0
         return docs, scores
 
     def _scratch(self, segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This thread's accumulator, seen-mask (both zero at rest) and touched list for the segment."""
+        """This thread's accumulator, per-document state (both zero at rest: the numpy path
+        marks seen documents 1, the kernel uses kernels.PARTIAL/COMPLETE) and touched list
+        for the segment."""
         store = self._local.__dict__.setdefault("buffers", {})
         entry = store.get(id(segment))
         if entry is None or entry[0] is not segment:
             if len(store) > 2 * MAX_SEGMENTS:  # segments replaced by merges
                 store.clear()
             n = segment.n_docs
-            entry = store[id(segment)] = (segment, np.zeros(n), np.zeros(n, dtype=bool), np.empty(n, dtype=np.int32))
+            entry = store[id(segment)] = (segment, np.zeros(n), np.zeros(n, dtype=np.uint8), np.empty(n, dtype=np.int32))
         return entry[1], entry[2], entry[3]
 
     def _norms(self, segment: Segment, params: BM25Params) -> np.ndarray:
@@ -250,6 +257,18 @@ class Index:
                 self._norm_cache.clear()
             cached = bm25.length_norm(segment.doc_len, self.avgdl, params)
             self._norm_cache[key] = cached
+        return cached
+
+    def _ratio_max(self, segment: Segment, params: BM25Params) -> np.ndarray:
+        """Per term of the segment, the largest tf * (k1 + 1) / (tf + norm) over its
+        postings (-1 until a query has scanned the term; the compiled kernel fills it in),
+        valid as long as the norms are: the bound its pruning relies on."""
+        key = ("ratio_max", id(segment), self.generation, params)
+        cached = self._norm_cache.get(key)
+        if cached is None:
+            if len(self._norm_cache) > 4 * MAX_SEGMENTS:
+                self._norm_cache.clear()
+            cached = self._norm_cache[key] = np.full(len(segment.term_hash), -1.0)
         return cached
 
     def _rarity(self, hashes: np.ndarray) -> np.ndarray:
@@ -289,16 +308,25 @@ class Index:
         return self.search(query_terms, k, params)[0]
 
     def search(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> tuple[list[tuple[int, float]], int]:
-        """(the k best (pid, score), number of live documents matching any query term)."""
+        """(the k best (pid, score), number of live documents matching any query term).
+
+        The compiled path may skip postings that cannot change the top k; the number is
+        then an upper bound, greater than k (enough for a caller deciding whether asking
+        for more could return more)."""
         if k <= 0 or not self.n_docs or not query_terms:
             return [], 0
         if not kernels.ENABLED or self.n_docs < kernels.MIN_DOCS:
             pids, scores = self.score(query_terms, params)
             return top_k(pids, scores, k), len(pids)
-        hashes, weights = self._query_weights(query_terms, params)
+        hashes, weights, df = self._query_weights(query_terms, params)
         if not len(hashes):
             return [], 0
+        # Rarest terms first, in one order for every segment: the kernel's pruning works
+        # best that way, and equal scores are summed in the same order everywhere.
+        order = np.lexsort((hashes, df))
+        hashes, weights = hashes[order], weights[order]
         best_pids, best_scores, matched = [], [], 0
+        floor = -np.inf
         for segment in self.segments:
             place = np.searchsorted(segment.term_hash, hashes)
             place[place == len(segment.term_hash)] = 0
@@ -306,15 +334,21 @@ class Index:
             if not held.any():
                 continue
             docs, scores, n = kernels.top_k_segment(
-                segment, self._norms(segment, params), place[held], weights[held], params.k1,
-                self._scratch(segment), k,
+                segment, self._norms(segment, params), self._ratio_max(segment, params),
+                place[held], weights[held], params.k1, self._scratch(segment), k, floor,
             )
             best_pids.append(segment.doc_pid[docs])
             best_scores.append(scores)
             matched += n
+            if len(scores) == k:  # what the next segments' documents must reach
+                floor = max(floor, float(scores[-1]))
         if not best_pids:
             return [], 0
-        return top_k(np.concatenate(best_pids), np.concatenate(best_scores), k), matched
+        pids, scores = np.concatenate(best_pids), np.concatenate(best_scores)
+        if len(pids) <= 64:  # the usual case: a few per segment, cheaper sorted in Python
+            ranked = sorted(zip(scores.tolist(), pids.tolist()), key=lambda e: (-e[0], e[1]))[:k]
+            return [(pid, score) for score, pid in ranked], matched
+        return top_k(pids, scores, k), matched
 
     # --- persistence ----------------------------------------------------------------
 

@@ -80,7 +80,11 @@ def test_random_corpora_scores_and_order(seed, path):
         assert [pid for pid, _ in top] == expected[:10]
         for pid, score in top:
             assert score == pytest.approx(reference[pid - 1], rel=REL, abs=1e-12)
-        assert index.search(query, k=10)[1] == len(expected)  # number of matching documents
+        matched = index.search(query, k=10)[1]  # number of matching documents
+        if path == "numpy":
+            assert matched == len(expected)
+        else:  # exact, or an upper bound above k when the kernel skipped postings
+            assert matched == len(expected) or matched > max(10, len(expected))
 
 
 def test_repeated_query_tokens_count_each_time():
