@@ -457,7 +457,11 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
         sys.exit(2)
     setup_logging(config.token)
     library = Library(resolve_db_path(db))  # closed by the application's post_shutdown
-    run(build_application(config, library), config)
+    try:
+        run(build_application(config, library), config)
+    except ConfigError as exc:  # e.g. Telegram rejected the token
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 @cli.command()

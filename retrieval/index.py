@@ -31,7 +31,7 @@ import numpy as np
 
 from retrieval import bm25, kernels
 from retrieval.bm25 import BM25Params
-from retrieval.segment import Segment, hash_terms, merge
+from retrieval.segment import Segment, hash_terms, merge, release_free_memory
 
 FORMAT_NAME = "articlebot-bm25-index"
 FORMAT_VERSION = 1
@@ -41,6 +41,7 @@ SEGMENT_DOCS = 50_000  # documents inverted at a time (bounds memory while build
 MAX_MERGED_DOCS = 262_144
 MAX_SEGMENTS = 16  # merge small ones when more (the tail policy keeps far fewer)
 MAX_DELETED_FRACTION = 0.2  # merge everything when more of the documents are deleted
+RELEASE_MIN_DOCS = 10_000  # after inverting this many documents, give freed memory back
 
 
 class IndexFormatError(Exception):
@@ -106,6 +107,8 @@ class Index:
             self.n_docs += segment.n_docs
             self.total_length += int(segment.doc_len.sum(dtype=np.int64))
             self._merge_small_tail()
+            if segment.n_docs >= RELEASE_MIN_DOCS:
+                release_free_memory()
         self._changed()
 
     def _merge_small_tail(self) -> None:
@@ -157,6 +160,7 @@ class Index:
                 groups.append([segment])
                 size = live
         self.segments = [merge(group) for group in groups if sum(s.live_count() for s in group)]
+        release_free_memory()
         self._changed()
 
     def _update_df(self, hashes: np.ndarray, delta: np.ndarray) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval.index import FORMAT_VERSION, Index, IndexFormatError
+from retrieval.segment import hash_terms
 
 
 def corpus(seed, n=200, vocab=40):
@@ -219,3 +220,28 @@ def test_pruned_top_k_equals_exhaustive_scoring(monkeypatch):
 def top_k_exhaustive(pids, scores, k):
     order = sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))[:k]
     return [(int(pids[i]), float(scores[i])) for i in order]
+
+
+def test_compiled_merge_equals_numpy_merge(monkeypatch):
+    """Big merges run through compiled loops: they must give the numpy merge's arrays,
+    bit for bit, with deleted documents and terms whose every document was deleted."""
+    from retrieval import kernels
+    from retrieval.segment import Segment, merge
+
+    if not kernels.ENABLED:
+        pytest.skip("numba is not installed")
+    docs = corpus(11, n=600, vocab=120)
+    docs[5] = ["only-here", "t1"]
+    segments = [Segment.build(list(range(start + 1, start + 201)), docs[start : start + 200]) for start in (0, 200, 400)]
+    segments.append(Segment.build([], []))
+    for segment, gone in zip(segments, ([5, 6, 7], [], list(range(0, 200, 3)))):
+        segment.deleted = segment.deleted.copy()
+        segment.deleted[gone] = True
+    monkeypatch.setattr(kernels, "MERGE_MIN_POSTINGS", 10**12)
+    expected = merge(segments)
+    monkeypatch.setattr(kernels, "MERGE_MIN_POSTINGS", 0)
+    got = merge(segments)
+    for name in ("term_hash", "post_ptr", "post_doc", "post_tf", "doc_pid", "doc_len", "deleted"):
+        a, b = getattr(got, name), getattr(expected, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert got.postings(int(hash_terms(["only-here"])[0])) is None  # its one document was deleted
