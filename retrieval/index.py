@@ -34,7 +34,7 @@ from retrieval.bm25 import BM25Params
 from retrieval.segment import Segment, hash_terms, merge, release_free_memory
 
 FORMAT_NAME = "articlebot-bm25-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: term frequencies in 2 bytes
 SEGMENT_DOCS = 50_000  # documents inverted at a time (bounds memory while building)
 # Segments stop growing at this size: merging bigger ones would double the memory of
 # a large index while it runs, and a few segments cost a query almost nothing more.

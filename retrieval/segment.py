@@ -51,6 +51,14 @@ def hash_terms(terms: Iterable[str]) -> np.ndarray:
     return np.fromiter((term_hash(t) for t in terms), dtype=np.uint64)
 
 
+def tf_array(tf: np.ndarray) -> np.ndarray:
+    """Term frequencies in 2 bytes each (a paragraph repeats a word far fewer than 65535
+    times), in 4 when some frequency does not fit: postings are 6 bytes, not 8."""
+    if not len(tf) or int(tf.max()) <= np.iinfo(np.uint16).max:
+        return tf.astype(np.uint16)
+    return np.minimum(tf, np.iinfo(np.int32).max).astype(np.int32)
+
+
 class HashCollision(RuntimeError):
     pass
 
@@ -60,7 +68,7 @@ class Segment:
     term_hash: np.ndarray  # uint64[V], sorted
     post_ptr: np.ndarray  # int64[V+1]: postings of term i are [post_ptr[i], post_ptr[i+1])
     post_doc: np.ndarray  # int32[P]: local document number, ascending within a term
-    post_tf: np.ndarray  # int32[P]
+    post_tf: np.ndarray  # uint16[P], or int32[P] when a frequency exceeds 65535 (tf_array)
     doc_pid: np.ndarray  # int64[D]: paragraph id of each local document
     doc_len: np.ndarray  # int32[D]: number of tokens
     deleted: np.ndarray  # bool[D]
@@ -97,7 +105,7 @@ class Segment:
             term_hash=sorted_hashes,
             post_ptr=post_ptr,
             post_doc=(unique_keys % max(n_docs, 1)).astype(np.int32),
-            post_tf=np.minimum(tf, np.iinfo(np.int32).max).astype(np.int32),
+            post_tf=tf_array(tf),
             doc_pid=np.asarray(pids, dtype=np.int64),
             doc_len=doc_len.astype(np.int32),
             deleted=np.zeros(n_docs, dtype=bool),
@@ -166,7 +174,11 @@ class Segment:
             deleted = np.array(np.load(deleted_file, allow_pickle=False), dtype=bool)
         else:
             deleted = np.zeros(n_docs, dtype=bool)
-        if len(deleted) != n_docs or len(arrays["post_ptr"]) != len(arrays["term_hash"]) + 1:
+        if (
+            len(deleted) != n_docs
+            or len(arrays["post_ptr"]) != len(arrays["term_hash"]) + 1
+            or arrays["post_tf"].dtype not in (np.uint16, np.int32)
+        ):
             raise ValueError(f"inconsistent segment files in {directory}")
         return cls(deleted=deleted, name=directory.name, **arrays)
 
@@ -201,7 +213,7 @@ def merge(segments: Sequence[Segment]) -> Segment:
     np.cumsum(counts, out=post_ptr[1:])
     written = np.zeros(len(vocab), dtype=np.int64)
     post_doc = np.empty(post_ptr[-1], dtype=np.int32)
-    post_tf = np.empty(post_ptr[-1], dtype=np.int32)
+    post_tf = np.empty(post_ptr[-1], dtype=np.result_type(np.uint16, *[s.post_tf.dtype for s in segments]))
     for i, (segment, alive, live_terms, new_local) in enumerate(plans):
         if len(live_terms):
             # rank of each posting within its term's run (postings are grouped by term)
@@ -246,7 +258,7 @@ def _merge_compiled(segments: Sequence[Segment]) -> Segment:
     np.cumsum(counts, out=post_ptr[1:])
     del counts
     post_doc = np.empty(post_ptr[-1], dtype=np.int32)
-    post_tf = np.empty(post_ptr[-1], dtype=np.int32)
+    post_tf = np.empty(post_ptr[-1], dtype=np.result_type(np.uint16, *[s.post_tf.dtype for s in segments]))
     written = np.zeros(len(vocab), dtype=np.int64)
     offset = 0
     for segment, position in zip(segments, positions):

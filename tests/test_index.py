@@ -245,3 +245,31 @@ def test_compiled_merge_equals_numpy_merge(monkeypatch):
         a, b = getattr(got, name), getattr(expected, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert got.postings(int(hash_terms(["only-here"])[0])) is None  # its one document was deleted
+
+
+@pytest.mark.parametrize("compiled_merge", [False, True])
+def test_frequencies_beyond_two_bytes_are_kept_exactly(compiled_merge, monkeypatch):
+    """Term frequencies are stored in 2 bytes, and in 4 for a segment where one does not
+    fit; merging such a segment with 2-byte ones keeps every frequency, and scores stay
+    rank_bm25's."""
+    from rank_bm25 import BM25Okapi
+
+    from retrieval import kernels
+
+    if compiled_merge and not kernels.ENABLED:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "MERGE_MIN_POSTINGS", 0 if compiled_merge else 10**12)
+    docs = [["a", "b"], ["b"], ["c"], ["b", "c"], ["a"] * 70_000 + ["c"], ["c", "a"]]
+    index = Index()
+    index.add([1, 2, 3, 4], docs[:4])
+    index.add([5], docs[4:5])
+    assert [s.post_tf.dtype for s in index.segments] == [np.uint16, np.int32]
+    index.merge()
+    assert len(index.segments) == 1 and index.segments[0].post_tf.dtype == np.int32
+    index.add([6], docs[5:])
+    reference = BM25Okapi(docs).get_scores(["a"])
+    got = scores_by_pid(index, ["a"])
+    for pid in (1, 5, 6):
+        assert got[pid] == pytest.approx(reference[pid - 1], rel=1e-12)
+    expected = sorted((pid for pid in (1, 5, 6)), key=lambda pid: (-reference[pid - 1], pid))
+    assert [p for p, _ in index.top(["a"], k=4)] == expected
