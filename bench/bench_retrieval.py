@@ -89,8 +89,9 @@ class Ours:
 
         ix = Index()
         pairs = zip(pids, docs)
-        while chunk := list(islice(pairs, SEGMENT_DOCS)):  # as articlebot adds from its store
-            ix.add([pid for pid, _ in chunk], [doc for _, doc in chunk])
+        while chunk := list(islice(pairs, SEGMENT_DOCS)):  # as articlebot adds from its store:
+            ix.add([pid for pid, _ in chunk], [doc for _, doc in chunk], merge=False)
+        ix.merge_tail(0)  # one merge at the end of the load
         return ix
 
     @staticmethod

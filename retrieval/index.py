@@ -34,11 +34,11 @@ from retrieval.bm25 import BM25Params
 from retrieval.segment import Segment, hash_terms, merge, release_free_memory
 
 FORMAT_NAME = "articlebot-bm25-index"
-FORMAT_VERSION = 2  # 2: term frequencies in 2 bytes
+FORMAT_VERSION = 3  # 2: term frequencies in 2 bytes; 3: per-term largest tf and shortest document
 SEGMENT_DOCS = 50_000  # documents inverted at a time (bounds memory while building)
-# Segments stop growing at this size: merging bigger ones would double the memory of
-# a large index while it runs, and a few segments cost a query almost nothing more.
-MAX_MERGED_DOCS = 262_144
+# Segments stop growing at this size: a merge holds its input and its output in memory
+# (about 0.5 GB each at this size), and a few segments cost a query little more.
+MAX_MERGED_DOCS = 1_048_576
 MAX_SEGMENTS = 16  # merge small ones when more (the tail policy keeps far fewer)
 MAX_DELETED_FRACTION = 0.2  # merge everything when more of the documents are deleted
 RELEASE_MIN_DOCS = 10_000  # after inverting this many documents, give freed memory back
@@ -92,13 +92,18 @@ class Index:
 
     # --- changes --------------------------------------------------------------------
 
-    def add(self, pids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> None:
+    def add(self, pids: Sequence[int], token_lists: Sequence[Sequence[str]], merge: bool = True) -> None:
         """Index new documents. Their pids must be above every pid already indexed (the
-        store's pids only grow), which keeps segments in pid order for merging."""
+        store's pids only grow), which keeps segments in pid order for merging.
+
+        merge=False leaves the new segments unmerged: a caller adding many batches
+        (a bulk load) calls merge_tail() once at the end, so every posting is copied
+        once instead of once per batch."""
         if not len(pids):
             return
         if int(min(pids)) <= self.max_pid():
             raise ValueError("new paragraph ids must be above those already indexed")
+        first_new = len(self.segments)
         for start in range(0, len(pids), SEGMENT_DOCS):
             segment = Segment.build(pids[start : start + SEGMENT_DOCS], token_lists[start : start + SEGMENT_DOCS])
             self.segments.append(segment)
@@ -106,21 +111,37 @@ class Index:
             self._update_df(hashes, df)
             self.n_docs += segment.n_docs
             self.total_length += int(segment.doc_len.sum(dtype=np.int64))
-            self._merge_small_tail()
             if segment.n_docs >= RELEASE_MIN_DOCS:
                 release_free_memory()
         self._changed()
+        if merge:
+            self.merge_tail(first_new)
 
-    def _merge_small_tail(self) -> None:
-        """Keep segment sizes roughly geometric, like a binary counter: while the newest
-        segment is at least half the size of the one before, merge the two. Every
-        document is then merged O(log N) times, and there are O(log N) segments."""
-        while (
-            len(self.segments) >= 2
-            and self.segments[-1].n_docs * 2 >= self.segments[-2].n_docs
-            and self.segments[-1].n_docs + self.segments[-2].n_docs <= MAX_MERGED_DOCS
-        ):
-            self.segments[-2:] = [merge(self.segments[-2:])]
+    def merge_tail(self, first_new: int) -> None:
+        """Merge the segments from segments[first_new] on (the ones just added) in one
+        pass, with the older segments before them that are at most twice the size of
+        what is merged so far: a binary counter that takes many new segments at once.
+        Segment sizes stay roughly geometric, so every document is merged O(log N) times
+        and there are O(log N) segments; a bulk load into an empty index ends as one."""
+        start = min(max(first_new, 0), len(self.segments))
+        size = sum(s.n_docs for s in self.segments[start:])
+        if not size:
+            return
+        while start > 0 and self.segments[start - 1].n_docs <= 2 * size and size + self.segments[start - 1].n_docs <= MAX_MERGED_DOCS:
+            start -= 1
+            size += self.segments[start].n_docs
+        groups: list[list[Segment]] = []
+        for segment in self.segments[start:]:  # at most MAX_MERGED_DOCS in one
+            if groups and sum(s.n_docs for s in groups[-1]) + segment.n_docs <= MAX_MERGED_DOCS:
+                groups[-1].append(segment)
+            else:
+                groups.append([segment])
+        if all(len(group) == 1 for group in groups):
+            return
+        self.segments[start:] = [merge(group) if len(group) > 1 else group[0] for group in groups]
+        groups = segment = None  # the last references to the old segments: their memory is free now
+        release_free_memory()
+        self._changed()  # new segment objects: nothing cached for the old ones may match them
 
     def delete(self, pids: Sequence[int] | np.ndarray) -> int:
         """Mark the documents of these paragraph ids deleted; return how many were live."""
@@ -160,6 +181,7 @@ class Index:
                 groups.append([segment])
                 size = live
         self.segments = [merge(group) for group in groups if sum(s.live_count() for s in group)]
+        groups = segment = None  # the last references to the old segments: their memory is free now
         release_free_memory()
         self._changed()
 
@@ -263,10 +285,18 @@ class Index:
             self._norm_cache[key] = cached
         return cached
 
+    def _ratio_bound(self, segment: Segment, terms: np.ndarray, params: BM25Params) -> np.ndarray:
+        """For the segment's terms `terms`, an upper bound of tf * (k1 + 1) / (tf + norm)
+        over their postings: its value at the term's largest tf and shortest document
+        (it grows with tf and shrinks with the length)."""
+        max_tf = segment.term_max_tf[terms].astype(np.float64)
+        shortest = bm25.length_norm(segment.term_min_dl[terms], self.avgdl, params)
+        return max_tf * (params.k1 + 1) / (max_tf + shortest)
+
     def _ratio_max(self, segment: Segment, params: BM25Params) -> np.ndarray:
         """Per term of the segment, the largest tf * (k1 + 1) / (tf + norm) over its
-        postings (-1 until a query has scanned the term; the compiled kernel fills it in),
-        valid as long as the norms are: the bound its pruning relies on."""
+        postings (-1 until a query has read them all; the compiled kernel fills it in),
+        valid as long as the norms are: a tighter bound than _ratio_bound."""
         key = ("ratio_max", id(segment), self.generation, params)
         cached = self._norm_cache.get(key)
         if cached is None:
@@ -337,9 +367,10 @@ class Index:
             held = segment.term_hash[place] == hashes if len(segment.term_hash) else np.zeros(len(hashes), bool)
             if not held.any():
                 continue
+            terms = place[held]
             docs, scores, n = kernels.top_k_segment(
-                segment, self._norms(segment, params), self._ratio_max(segment, params),
-                place[held], weights[held], params.k1, self._scratch(segment), k, floor,
+                segment, float(params.k1), float(params.b), self.avgdl, self._ratio_bound(segment, terms, params),
+                self._ratio_max(segment, params), terms, weights[held], self._scratch(segment), k, floor,
             )
             best_pids.append(segment.doc_pid[docs])
             best_scores.append(scores)

@@ -112,13 +112,23 @@ def _insert(top_doc, top_score, kept, k, d, s):
 UNSEEN, PARTIAL, COMPLETE, CANDIDATE = 0, 1, 2, 3
 
 
-def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_max, k1p1, deleted, acc, state, touched, k, top_doc, top_score, buf, floor):
+def _norm(dl, k1, one_minus_b, b, avgdl):
+    """k1 * (1 - b + b * dl / avgdl), operation for operation as bm25.length_norm computes
+    it (so bit-identical): computed per posting from the 4-byte document length rather
+    than read from an 8-byte-per-document array, it halves the random memory reads."""
+    return k1 * (one_minus_b + (b * np.float64(dl)) / avgdl)
+
+
+def _top_k_segment(post_ptr, post_doc, post_tf, doc_len, k1, b, avgdl, term_idx, weights, ratio_bound, ratio_max, k1p1, deleted, acc, state, touched, k, top_doc, top_score, buf, floor):
     """Score one segment; fill top_doc/top_score (length k); return (matched, kept).
 
+    ratio_bound[j]: an upper bound of term j's saturated tf in this segment (from its
+    largest frequency and shortest document), tightened by ratio_max once known.
     floor: the k-th best score of the segments searched before (-inf for the first):
     a document scoring below it cannot enter the overall top k, so it prunes too.
     matched is the number of live documents holding a query term, or, when postings
     were skipped, an upper bound on it (then greater than k)."""
+    one_minus_b = 1.0 - b
     n_terms = len(term_idx)
     # rest[j]: the most terms j.. can add to a score; rest_postings[j]: their postings
     rest = np.zeros(n_terms + 1)
@@ -130,7 +140,7 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
         if w < 0:  # a negative weight: partial scores are no lower bounds
             can_prune = False
         r = ratio_max[t]
-        rest[j] = rest[j + 1] + w * (r if r >= 0 else k1p1)
+        rest[j] = rest[j + 1] + w * (min(r, ratio_bound[j]) if r >= 0 else ratio_bound[j])
         rest_postings[j] = rest_postings[j + 1] + post_ptr[t + 1] - post_ptr[t]
     if not can_prune:
         rest[:] = np.inf
@@ -158,7 +168,7 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
         for i in range(post_ptr[t], post_ptr[t + 1]):
             d = post_doc[i]
             tf = np.float64(post_tf[i])
-            ratio = tf * k1p1 / (tf + norm[d])
+            ratio = tf * k1p1 / (tf + _norm(doc_len[d], k1, one_minus_b, b, avgdl))
             best_ratio = max(best_ratio, ratio)
             if state[d] != UNSEEN:
                 continue  # complete already
@@ -176,7 +186,7 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
                 pos = cursor[jj] = _find(post_doc, cursor[jj], post_ptr[u + 1], d)
                 if pos < post_ptr[u + 1] and post_doc[pos] == d:
                     tf = np.float64(post_tf[pos])
-                    s += weights[jj] * (tf * k1p1 / (tf + norm[d]))
+                    s += weights[jj] * (tf * k1p1 / (tf + _norm(doc_len[d], k1, one_minus_b, b, avgdl)))
             if kept == k and (s < top_score[k - 1] or (s == top_score[k - 1] and d > top_doc[k - 1])):
                 continue  # (checked here too: the call below is not inlined)
             kept = _insert(top_doc, top_score, kept, k, d, s)
@@ -199,7 +209,7 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
         for i in range(post_ptr[t], post_ptr[t + 1]):
             d = post_doc[i]
             tf = np.float64(post_tf[i])
-            ratio = tf * k1p1 / (tf + norm[d])
+            ratio = tf * k1p1 / (tf + _norm(doc_len[d], k1, one_minus_b, b, avgdl))
             best_ratio = max(best_ratio, ratio)
             if state[d] == UNSEEN:
                 state[d] = PARTIAL
@@ -222,10 +232,7 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
             if not deleted[d] and acc[d] >= limit:
                 state[d] = CANDIDATE
                 n_cand += 1
-        learn = False
-        for jj in range(j, n_terms):
-            learn = learn or ratio_max[term_idx[jj]] < 0
-        if n_cand * LOOKUP_COST < rest_postings[j] and not learn:  # few: look the terms up for each
+        if n_cand * LOOKUP_COST < rest_postings[j]:  # few: look the terms up for each
             cand = np.empty(n_cand, dtype=np.int64)
             n = 0
             for i in range(n_partial_start, n_touched):
@@ -241,27 +248,16 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
                     pos = _find(post_doc, pos, end, c)
                     if pos < end and post_doc[pos] == c:
                         tf = np.float64(post_tf[pos])
-                        acc[c] += weights[jj] * (tf * k1p1 / (tf + norm[c]))
-        else:  # many, or a term's bound to learn: walk the postings, skipping the other documents
+                        acc[c] += weights[jj] * (tf * k1p1 / (tf + _norm(doc_len[c], k1, one_minus_b, b, avgdl)))
+        else:  # many: walk the postings, skipping the other documents
             for jj in range(j, n_terms):
                 u = term_idx[jj]
                 w = weights[jj]
-                if ratio_max[u] < 0:  # once per term: learn its bound for the next queries
-                    best_ratio = 0.0
-                    for i in range(post_ptr[u], post_ptr[u + 1]):
-                        d = post_doc[i]
-                        tf = np.float64(post_tf[i])
-                        ratio = tf * k1p1 / (tf + norm[d])
-                        best_ratio = max(best_ratio, ratio)
-                        if state[d] == CANDIDATE:
-                            acc[d] += w * ratio
-                    ratio_max[u] = best_ratio
-                    continue
                 for i in range(post_ptr[u], post_ptr[u + 1]):
                     d = post_doc[i]
                     if state[d] == CANDIDATE:
                         tf = np.float64(post_tf[i])
-                        acc[d] += w * (tf * k1p1 / (tf + norm[d]))
+                        acc[d] += w * (tf * k1p1 / (tf + _norm(doc_len[d], k1, one_minus_b, b, avgdl)))
 
     # 4. Read the partial documents back (complete now, or provably out of the top k).
     for i in range(n_touched):
@@ -281,26 +277,26 @@ def _top_k_segment(post_ptr, post_doc, post_tf, norm, term_idx, weights, ratio_m
 
 
 def _kernel():
-    global _compiled, _kth_best, _find, _insert
+    global _compiled, _kth_best, _find, _insert, _norm
     if _compiled is None:
         import numba
 
         jit = numba.njit(cache=True, nogil=True)
-        _kth_best, _find, _insert = jit(_kth_best), jit(_find), jit(_insert)
+        _kth_best, _find, _insert, _norm = jit(_kth_best), jit(_find), jit(_insert), jit(_norm)
         _compiled = jit(_top_k_segment)
     return _compiled
 
 
-def top_k_segment(segment, norm, ratio_max, term_idx, weights, k1, scratch, k, floor=-np.inf):
+def top_k_segment(segment, k1, b, avgdl, ratio_bound, ratio_max, term_idx, weights, scratch, k, floor=-np.inf):
     """(local docs, scores, number of matched live documents or an upper bound) of one
     segment's best k. ratio_max is the segment's cache of each term's largest saturated
-    tf (negative: not known yet), valid for the current norm; the kernel fills it."""
+    tf (negative: not known yet), valid for the current avgdl and parameters; the kernel fills it."""
     acc, state, touched = scratch
     top_doc = np.empty(k, dtype=np.int64)
     top_score = np.empty(k, dtype=np.float64)
     buf = np.empty(k, dtype=np.float64)
     matched, kept = _kernel()(
-        segment.post_ptr, segment.post_doc, segment.post_tf, norm, term_idx, weights, ratio_max,
+        segment.post_ptr, segment.post_doc, segment.post_tf, segment.doc_len, k1, b, avgdl, term_idx, weights, ratio_bound, ratio_max,
         k1 + 1.0, segment.deleted, acc, state, touched, k, top_doc, top_score, buf, floor,
     )
     return top_doc[:kept], top_score[:kept], matched
@@ -328,8 +324,9 @@ def _count_live(post_ptr, post_doc, deleted, position, any_deleted, counts):
         counts[position[t]] += n
 
 
-def _copy_live(post_ptr, post_doc, post_tf, deleted, position, new_doc, out_ptr, written, out_doc, out_tf):
-    """Append each term's live postings, renumbered, after those already written for it."""
+def _copy_live(post_ptr, post_doc, post_tf, doc_len, deleted, position, new_doc, out_ptr, written, out_doc, out_tf, max_tf, min_dl):
+    """Append each term's live postings, renumbered, after those already written for it;
+    keep each term's largest frequency and shortest document up to date."""
     for t in range(len(post_ptr) - 1):
         p = position[t]
         dest = out_ptr[p] + written[p]
@@ -339,6 +336,8 @@ def _copy_live(post_ptr, post_doc, post_tf, deleted, position, new_doc, out_ptr,
                 continue
             out_doc[dest] = new_doc[d]
             out_tf[dest] = post_tf[i]
+            max_tf[p] = max(max_tf[p], post_tf[i])
+            min_dl[p] = min(min_dl[p], doc_len[d])
             dest += 1
         written[p] = dest - out_ptr[p]
 

@@ -176,6 +176,7 @@ class Searcher:
         report.rebuilt, report.reason = True, reason
 
     def _sync(self, report: RefreshReport) -> None:
+        first_new = len(self.index.segments)
         with _DocumentTokenizer(self.tokenizer, self.config.fields, self.jobs) as tokenize:
             batch: list[tuple[int, str, str | None, str]] = []
             for row in self.store.paragraphs_after(self.index.max_pid()):
@@ -184,13 +185,14 @@ class Searcher:
                     self._add_batch([r[0] for r in batch], tokenize(batch), report)
                     batch = []
             self._add_batch([r[0] for r in batch], tokenize(batch), report)
+        self.index.merge_tail(first_new)
         if self.store.paragraph_count() != self.index.n_docs:
             gone = np.setdiff1d(self.index.pids(), np.asarray(self.store.paragraph_pids(), dtype=np.int64))
             report.removed += self.index.delete(gone)
 
     def _add_batch(self, pids: list[int], docs: list[list[str]], report: RefreshReport) -> None:
         if pids:
-            self.index.add(pids, docs)
+            self.index.add(pids, docs, merge=False)  # merged once, at the end of the sync
             report.added += len(pids)
 
     @contextmanager

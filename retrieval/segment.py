@@ -40,7 +40,7 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
-ARRAYS = ("term_hash", "post_ptr", "post_doc", "post_tf", "doc_pid", "doc_len")
+ARRAYS = ("term_hash", "post_ptr", "post_doc", "post_tf", "doc_pid", "doc_len", "term_max_tf", "term_min_dl")
 
 
 def term_hash(term: str) -> int:
@@ -49,6 +49,17 @@ def term_hash(term: str) -> int:
 
 def hash_terms(terms: Iterable[str]) -> np.ndarray:
     return np.fromiter((term_hash(t) for t in terms), dtype=np.uint64)
+
+
+def term_stats(post_ptr: np.ndarray, post_doc: np.ndarray, post_tf: np.ndarray, doc_len: np.ndarray) -> dict:
+    """term_max_tf and term_min_dl of a segment's postings (every term has at least one)."""
+    if len(post_ptr) <= 1:
+        return {"term_max_tf": np.zeros(0, np.int32), "term_min_dl": np.zeros(0, np.int32)}
+    starts = post_ptr[:-1]
+    return {
+        "term_max_tf": np.maximum.reduceat(post_tf, starts).astype(np.int32),
+        "term_min_dl": np.minimum.reduceat(doc_len[post_doc], starts).astype(np.int32),
+    }
 
 
 def tf_array(tf: np.ndarray) -> np.ndarray:
@@ -71,6 +82,10 @@ class Segment:
     post_tf: np.ndarray  # uint16[P], or int32[P] when a frequency exceeds 65535 (tf_array)
     doc_pid: np.ndarray  # int64[D]: paragraph id of each local document
     doc_len: np.ndarray  # int32[D]: number of tokens
+    # Per term, the largest frequency and the shortest document among its postings: with
+    # them, the most a term can add to a score is known before reading its postings.
+    term_max_tf: np.ndarray  # int32[V]
+    term_min_dl: np.ndarray  # int32[V]
     deleted: np.ndarray  # bool[D]
     name: str | None = None  # directory name once saved
 
@@ -81,7 +96,7 @@ class Segment:
         doc_len = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
         flat = list(chain.from_iterable(token_lists))
         vocab = {term: i for i, term in enumerate(dict.fromkeys(flat))}  # C loops, not Python ones
-        term_ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+        term_ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int32, count=len(flat))
         del flat
         hashes = hash_terms(vocab)
         order = np.argsort(hashes)
@@ -92,22 +107,31 @@ class Segment:
         rank[order] = np.arange(len(order))
         n_docs = len(token_lists)
         # one key per token: (term rank, document); sorting groups a term's postings with
-        # documents ascending, and runs of equal keys are the term frequencies
-        keys = rank[term_ids] * max(n_docs, 1) + np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
+        # documents ascending, and runs of equal keys are the term frequencies. (Operations
+        # in place, arrays freed early: this is the peak of a build's memory.)
+        keys = rank[term_ids]
+        del term_ids
+        keys *= max(n_docs, 1)
+        keys += np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
         keys.sort()
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, np.int64)
-        tf = np.diff(np.r_[starts, len(keys)])
+        tf = np.diff(starts, append=len(keys))
         unique_keys = keys[starts]
-        post_term = unique_keys // max(n_docs, 1)
+        del keys, starts
         post_ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(post_term, minlength=len(vocab)), out=post_ptr[1:])
+        np.cumsum(np.bincount(unique_keys // max(n_docs, 1), minlength=len(vocab)), out=post_ptr[1:])
+        unique_keys %= max(n_docs, 1)
+        post_doc = unique_keys.astype(np.int32)
+        del unique_keys
+        doc_len = doc_len.astype(np.int32)
         return cls(
             term_hash=sorted_hashes,
             post_ptr=post_ptr,
-            post_doc=(unique_keys % max(n_docs, 1)).astype(np.int32),
+            post_doc=post_doc,
             post_tf=tf_array(tf),
             doc_pid=np.asarray(pids, dtype=np.int64),
-            doc_len=doc_len.astype(np.int32),
+            doc_len=doc_len,
+            **term_stats(post_ptr, post_doc, tf, doc_len),
             deleted=np.zeros(n_docs, dtype=bool),
         )
 
@@ -174,9 +198,12 @@ class Segment:
             deleted = np.array(np.load(deleted_file, allow_pickle=False), dtype=bool)
         else:
             deleted = np.zeros(n_docs, dtype=bool)
+        n_terms = len(arrays["term_hash"])
         if (
             len(deleted) != n_docs
-            or len(arrays["post_ptr"]) != len(arrays["term_hash"]) + 1
+            or len(arrays["post_ptr"]) != n_terms + 1
+            or len(arrays["term_max_tf"]) != n_terms
+            or len(arrays["term_min_dl"]) != n_terms
             or arrays["post_tf"].dtype not in (np.uint16, np.int32)
         ):
             raise ValueError(f"inconsistent segment files in {directory}")
@@ -228,6 +255,8 @@ def merge(segments: Sequence[Segment]) -> Segment:
     if not keep.all():  # terms whose documents were all deleted
         post_ptr = np.r_[0, np.cumsum(counts[keep])].astype(np.int64)
         vocab = vocab[keep]
+    doc_len = (np.concatenate([s.doc_len[d] for s, d in zip(segments, live_docs)]).astype(np.int32)
+               if segments else np.zeros(0, np.int32))  # fmt: skip
     return Segment(
         term_hash=vocab.astype(np.uint64),
         post_ptr=post_ptr,
@@ -235,8 +264,8 @@ def merge(segments: Sequence[Segment]) -> Segment:
         post_tf=post_tf,
         doc_pid=np.concatenate([s.doc_pid[d] for s, d in zip(segments, live_docs)]).astype(np.int64)
         if segments else np.zeros(0, np.int64),
-        doc_len=np.concatenate([s.doc_len[d] for s, d in zip(segments, live_docs)]).astype(np.int32)
-        if segments else np.zeros(0, np.int32),
+        doc_len=doc_len,
+        **term_stats(post_ptr, post_doc, post_tf, doc_len),
         deleted=np.zeros(int(doc_offset[-1]), dtype=bool),
     )
 
@@ -260,12 +289,14 @@ def _merge_compiled(segments: Sequence[Segment]) -> Segment:
     post_doc = np.empty(post_ptr[-1], dtype=np.int32)
     post_tf = np.empty(post_ptr[-1], dtype=np.result_type(np.uint16, *[s.post_tf.dtype for s in segments]))
     written = np.zeros(len(vocab), dtype=np.int64)
+    term_max_tf = np.zeros(len(vocab), dtype=np.int32)
+    term_min_dl = np.full(len(vocab), np.iinfo(np.int32).max, dtype=np.int32)
     offset = 0
     for segment, position in zip(segments, positions):
         live = ~segment.deleted
         new_doc = (np.cumsum(live, dtype=np.int64) - 1 + offset).astype(np.int32)
-        copy_live(segment.post_ptr, segment.post_doc, segment.post_tf, segment.deleted, new_position[position],
-                  new_doc, post_ptr, written, post_doc, post_tf)  # fmt: skip
+        copy_live(segment.post_ptr, segment.post_doc, segment.post_tf, segment.doc_len, segment.deleted,
+                  new_position[position], new_doc, post_ptr, written, post_doc, post_tf, term_max_tf, term_min_dl)  # fmt: skip
         offset += int(live.sum())
     return Segment(
         term_hash=vocab.astype(np.uint64),
@@ -274,5 +305,7 @@ def _merge_compiled(segments: Sequence[Segment]) -> Segment:
         post_tf=post_tf,
         doc_pid=np.concatenate([s.doc_pid[~s.deleted] for s in segments]).astype(np.int64),
         doc_len=np.concatenate([s.doc_len[~s.deleted] for s in segments]).astype(np.int32),
+        term_max_tf=term_max_tf,
+        term_min_dl=term_min_dl,
         deleted=np.zeros(offset, dtype=bool),
     )

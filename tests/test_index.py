@@ -241,7 +241,7 @@ def test_compiled_merge_equals_numpy_merge(monkeypatch):
     expected = merge(segments)
     monkeypatch.setattr(kernels, "MERGE_MIN_POSTINGS", 0)
     got = merge(segments)
-    for name in ("term_hash", "post_ptr", "post_doc", "post_tf", "doc_pid", "doc_len", "deleted"):
+    for name in ("term_hash", "post_ptr", "post_doc", "post_tf", "doc_pid", "doc_len", "term_max_tf", "term_min_dl", "deleted"):
         a, b = getattr(got, name), getattr(expected, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert got.postings(int(hash_terms(["only-here"])[0])) is None  # its one document was deleted
@@ -273,3 +273,60 @@ def test_frequencies_beyond_two_bytes_are_kept_exactly(compiled_merge, monkeypat
         assert got[pid] == pytest.approx(reference[pid - 1], rel=1e-12)
     expected = sorted((pid for pid in (1, 5, 6)), key=lambda pid: (-reference[pid - 1], pid))
     assert [p for p, _ in index.top(["a"], k=4)] == expected
+
+
+@pytest.mark.parametrize("compiled_merge", [False, True])
+def test_term_stats_bound_every_posting(compiled_merge, monkeypatch, tmp_path):
+    """Each term's largest frequency and shortest document (what the pruning's bounds are
+    made of) are exact over its postings, after building, merging (with deletions) and a
+    save/load; the bound made of them is at least every posting's saturated tf."""
+    from retrieval import kernels
+    from retrieval.bm25 import BM25Params, length_norm
+
+    if compiled_merge and not kernels.ENABLED:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "MERGE_MIN_POSTINGS", 0 if compiled_merge else 10**12)
+    docs = corpus(5, n=400, vocab=60)
+    index = Index()
+    index.add(list(range(1, 301)), docs[:300])
+    index.add(list(range(301, 401)), docs[300:])
+    index.delete(list(range(1, 400, 3)))
+    index.merge()
+    index.save(tmp_path)
+    index = Index.load(tmp_path)
+    params = BM25Params()
+    for segment in index.segments:
+        for t in range(len(segment.term_hash)):
+            lo, hi = segment.post_ptr[t], segment.post_ptr[t + 1]
+            docs_t, tfs = segment.post_doc[lo:hi], segment.post_tf[lo:hi]
+            assert segment.term_max_tf[t] == tfs.max()
+            assert segment.term_min_dl[t] == segment.doc_len[docs_t].min()
+        bound = index._ratio_bound(segment, np.arange(len(segment.term_hash)), params)
+        norm = length_norm(segment.doc_len, index.avgdl, params)
+        for t in range(len(segment.term_hash)):
+            lo, hi = segment.post_ptr[t], segment.post_ptr[t + 1]
+            tf = segment.post_tf[lo:hi].astype(float)
+            assert (tf * (params.k1 + 1) / (tf + norm[segment.post_doc[lo:hi]]) <= bound[t] * (1 + 1e-12)).all()
+
+
+def test_bulk_load_merges_once_and_small_adds_keep_geometric_segments(monkeypatch):
+    """Batches added with merge=False are merged by one merge_tail() call: a bulk load
+    into an empty index ends as one segment (up to MAX_MERGED_DOCS documents each),
+    a small add after it stays a small segment, and results equal a full rebuild."""
+    import retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "SEGMENT_DOCS", 40)
+    monkeypatch.setattr(index_module, "MAX_MERGED_DOCS", 250)
+    docs = corpus(21, n=330)
+    live = {i + 1: d for i, d in enumerate(docs)}
+    index = Index()
+    for start in range(0, 300, 60):  # five batches of a bulk load
+        index.add(list(range(start + 1, start + 61)), docs[start : start + 60], merge=False)
+    assert len(index.segments) == 10  # 40 + 20 per batch, nothing merged yet
+    index.merge_tail(0)
+    assert [s.n_docs for s in index.segments] == [240, 60]  # grouped up to MAX_MERGED_DOCS
+    index.add(list(range(301, 306)), docs[300:305])  # a small add: its own segment
+    assert [s.n_docs for s in index.segments] == [240, 60, 5]
+    index.add(list(range(306, 331)), docs[305:330])  # 25 new take the 5 (<= 2 x 25), then the 60 (<= 2 x 30)
+    assert [s.n_docs for s in index.segments] == [240, 90]
+    assert_equal_to_rebuild(index, live)
