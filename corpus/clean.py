@@ -75,13 +75,11 @@ def _class_words(tag: Tag) -> set[str]:
     return words
 
 
-def _is_link_list(tag: Tag) -> bool:
-    links = tag.find_all("a")
-    if len(links) < rules.LINK_LIST_MIN_LINKS:
-        return False
-    text_len = len(normalize_text(tag.get_text()))
-    link_len = sum(len(normalize_text(a.get_text())) for a in links)
-    return text_len > 0 and link_len / text_len >= rules.LINK_LIST_MIN_DENSITY
+def _is_link_list(stats: tuple[int, int, int]) -> bool:
+    """A block of mostly links (a menu, a list of related articles), from its
+    (links, text length, link text length)."""
+    links, text_len, link_len = stats
+    return links >= rules.LINK_LIST_MIN_LINKS and text_len > 0 and link_len / text_len >= rules.LINK_LIST_MIN_DENSITY
 
 
 def remove_boilerplate(root: Tag) -> None:
@@ -93,29 +91,44 @@ def remove_boilerplate(root: Tag) -> None:
     for tag in _DROP_SELECTOR.select(root):
         if not _gone(tag):
             tag.decompose()
-    links_under = _links_under(root)
+    # Elements are visited in document order, an element before anything inside it, so
+    # the statistics taken before the loop are still those of an element when it is
+    # checked (only elements outside it have been removed by then).
+    link_stats = _link_stats(root)
     for tag in root.find_all(rules.BLOCK_TAGS_DROPPABLE_BY_CLASS):
         if _gone(tag):
             continue
         if _class_words(tag) & rules.BOILERPLATE_CLASS_WORDS or (
-            tag.name in ("p", "ul", "ol", "div")
-            and links_under.get(id(tag), 0) >= rules.LINK_LIST_MIN_LINKS
-            and _is_link_list(tag)
+            tag.name in ("p", "ul", "ol", "div") and _is_link_list(link_stats.get(id(tag), (0, 0, 0)))
         ):
             tag.decompose()
 
 
-def _links_under(root: Tag) -> dict[int, int]:
-    """Number of <a> elements inside each element (by id), counted once from the links
-    upwards: the link-list rule then scans only elements that hold links, instead of
-    every ancestor's whole subtree (quadratic on deeply nested pages)."""
-    counts: dict[int, int] = {}
-    for link in root.find_all("a"):
-        for parent in link.parents:
-            counts[id(parent)] = counts.get(id(parent), 0) + 1
-            if parent is root:
-                break
-    return counts
+def _link_stats(root: Tag) -> dict[int, tuple[int, int, int]]:
+    """(number of <a> inside, text length, length of the text inside links) of every
+    element (by id), in one pass over the tree from the leaves up. Lengths are summed
+    over the text nodes, each with its whitespace collapsed. Linear in the size of the
+    page: checking each element's subtree instead is quadratic on deeply nested pages."""
+    stats: dict[int, tuple[int, int, int]] = {}
+    # frames: [tag, children left, links, text length, link text length]
+    stack = [[root, iter(root.children), 0, 0, 0]]
+    while stack:
+        frame = stack[-1]
+        child = next(frame[1], None)
+        if child is None:  # the element is done: fold its counts into its parent's
+            stack.pop()
+            tag, _, links, text_len, link_len = frame
+            stats[id(tag)] = (links, text_len, link_len)
+            if stack:
+                parent = stack[-1]
+                parent[2] += links + (tag.name == "a")
+                parent[3] += text_len
+                parent[4] += text_len if tag.name == "a" else link_len  # all of a link's text
+        elif isinstance(child, Tag):
+            stack.append([child, iter(child.children), 0, 0, 0])
+        elif isinstance(child, NavigableString) and not isinstance(child, _SKIPPED_STRINGS):
+            frame[3] += len(normalize_text(child))
+    return stats
 
 
 def _gone(tag: Tag) -> bool:

@@ -299,3 +299,37 @@ def test_lists_tables_and_code_kept():
 def test_layout_table_cells_are_containers():
     html = "<table><tr><td>第一段正文放在表格里面。<br><br>第二段正文也放在同一个单元格里。</td></tr></table>"
     assert texts(html) == ["第一段正文放在表格里面。", "第二段正文也放在同一个单元格里。"]
+
+
+def test_link_stats_of_every_element_match_a_direct_count():
+    """The link-list rule's counts, taken in one pass from the leaves up, equal what
+    each element's own subtree holds: <a> elements, collapsed text length, and the
+    part of it inside those <a> elements."""
+    from bs4 import BeautifulSoup, NavigableString
+
+    from corpus.clean import _SKIPPED_STRINGS, _link_stats, normalize_text
+
+    html = (
+        "<div id='a'><p>正文 <b>加粗</b> 文字<a href='1'>链接 一</a></p>"
+        "<ul><li><a href='2'>栏目<span>二</span></a></li><li><a href='3'>栏目三</a> 说明</li></ul>"
+        "<!-- 注释不算 --><div><div><p>深 处<a href='4'><em>强调</em></a></p></div></div></div>"
+    )
+    root = BeautifulSoup(html, "lxml").body
+    stats = _link_stats(root)
+
+    def direct(tag):
+        strings = [s for s in tag.descendants if isinstance(s, NavigableString) and not isinstance(s, _SKIPPED_STRINGS)]
+        def inside_a_link(s):  # inside an <a> that is inside tag (as tag.find_all("a") finds them)
+            for parent in s.parents:
+                if parent is tag:
+                    return False
+                if parent.name == "a":
+                    return True
+            return False
+
+        in_link = [s for s in strings if inside_a_link(s)]
+        return (len(tag.find_all("a")), sum(len(normalize_text(s)) for s in strings),
+                sum(len(normalize_text(s)) for s in in_link))  # fmt: skip
+
+    for tag in [root, *root.find_all(True)]:
+        assert stats[id(tag)] == direct(tag), tag.name

@@ -635,6 +635,19 @@ def test_deep_nesting_5000_levels_keeps_the_text(open_tag, close_tag):
     assert DEEP_TEXT in [p.text for p in article.paragraphs]
 
 
+def test_deep_nesting_with_links_at_every_level_keeps_the_text():
+    """3000 nested blocks, each with text and a link: every block holds links, so a
+    link-list check of each block's whole subtree was quadratic (about 50 s here); the
+    counts now come from one pass. The text stays; a link-dense nested menu still goes."""
+    level = f"<div><p>{DEEP_TEXT}<a href='/x'>链接</a></p>"
+    menu = "<ul>" + "".join(f"<li><a href='/m{i}'>栏目{i}</a></li>" for i in range(8)) + "</ul>"
+    html = "<p>开头的一段正文内容也足够长，会被保留。</p>" + level * 3000 + menu + "</div>" * 3000
+    article = parse_bytes(html.encode("utf-8"), SOURCE)
+    check_article(article, hidden_marker=True)
+    texts = [p.text for p in article.paragraphs]
+    assert sum(DEEP_TEXT in t for t in texts) >= 1 and not any("栏目3" in t for t in texts)
+
+
 def test_deep_nesting_inside_a_page_with_hidden_content():
     html = (
         f"<!doctype html><html><head><script>{MARK}</script></head><body>"
