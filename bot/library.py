@@ -107,6 +107,7 @@ class Library:
     def _open(self, db_path: str | os.PathLike, sample_when_empty: bool) -> None:
         self._store = Store.open(db_path)
         self._searcher = Searcher(self._store, self._config)
+        self._searcher.index.warm_up()  # not on the first question
         if sample_when_empty and self._store.is_empty():
             from corpus.sample import open_sample_store
 

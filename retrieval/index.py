@@ -385,6 +385,17 @@ class Index:
             return [(pid, score) for score, pid in ranked], matched
         return top_k(pids, scores, k), matched
 
+    def warm_up(self) -> None:
+        """Load the compiled scorer now (compiling it on the very first run, a few
+        seconds), so that a long-lived process's first question does not wait for it."""
+        if not kernels.ENABLED or self.n_docs < kernels.MIN_DOCS:
+            return
+        for segment in self.segments[:1]:  # an empty question, with the real array types
+            kernels.top_k_segment(
+                segment, 1.0, 0.5, max(self.avgdl, 1.0), np.zeros(0), self._ratio_max(segment, BM25Params()),
+                np.zeros(0, dtype=np.int64), np.zeros(0), self._scratch(segment), 1,
+            )
+
     # --- persistence ----------------------------------------------------------------
 
     def save(self, directory: Path) -> None:

@@ -281,7 +281,9 @@ def _kernel():
     if _compiled is None:
         import numba
 
-        jit = numba.njit(cache=True, nogil=True)
+        def jit(func):  # the helpers stay compiled if the kernel is built again
+            return func if hasattr(func, "py_func") else numba.njit(cache=True, nogil=True)(func)
+
         _kth_best, _find, _insert, _norm = jit(_kth_best), jit(_find), jit(_insert), jit(_norm)
         _compiled = jit(_top_k_segment)
     return _compiled

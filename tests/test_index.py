@@ -330,3 +330,17 @@ def test_bulk_load_merges_once_and_small_adds_keep_geometric_segments(monkeypatc
     index.add(list(range(306, 331)), docs[305:330])  # 25 new take the 5 (<= 2 x 25), then the 60 (<= 2 x 30)
     assert [s.n_docs for s in index.segments] == [240, 90]
     assert_equal_to_rebuild(index, live)
+
+
+def test_warm_up_loads_the_compiled_scorer_before_any_question(monkeypatch):
+    from retrieval import kernels
+
+    if not kernels.ENABLED:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "MIN_DOCS", 0)
+    monkeypatch.setattr(kernels, "_compiled", None)
+    index = Index()
+    index.add([1, 2, 3], [["a", "b"], ["b"], ["c"]])
+    index.warm_up()
+    assert kernels._compiled is not None
+    assert [p for p, _ in index.top(["b"], k=2)] == [2, 1]  # and the index still answers
