@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SEED
+from program import program_env  # tests/program.py
 from articlebot.cli import cli
 from corpus.parse import parse_file
 from corpus.sample import sample_files
@@ -415,13 +415,9 @@ def test_version(runner: CliRunner):
 
 
 def articlebot(*args: str, db: Path | None = None, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("ARTICLEBOT_DB", None)
+    env = program_env()
     if db is not None:
         env["ARTICLEBOT_DB"] = str(db)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
     return subprocess.run(
         [sys.executable, "-m", "articlebot.cli", *args],
         capture_output=True,

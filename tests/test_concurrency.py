@@ -45,13 +45,13 @@ from retrieval.search import SearchConfig, Searcher
 from retrieval.tokenize import TokenizerConfig
 
 import articles  # tests/articles.py
+from program import program_env  # tests/program.py
 
 ROUNDS = int(os.environ.get("ARTICLEBOT_CONCURRENCY_ROUNDS", "4"))
 WRITER_FILES = int(os.environ.get("ARTICLEBOT_CONCURRENCY_FILES", "120"))
 BATCH = 8  # articles per add
 REMOVE_PER_ROUND = 2
 VISIBLE_WITHIN = 10.0  # seconds: generous, the bot checks the store every 2 s
-PROJECT = Path(__file__).resolve().parents[1]
 # Bugs these tests found (now fixed; each is pinned by a deterministic test below). The
 # stress test recognises their symptoms and names the bug when it meets one again.
 BUG_REFRESH_MARKER = (
@@ -114,12 +114,7 @@ def write_articles(directory: Path, count: int, seed: int, label: str, known: Kn
 
 @pytest.fixture
 def env(tmp_path) -> dict:
-    env = dict(os.environ)
-    env.pop("ARTICLEBOT_DB", None)
-    env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    return env
+    return program_env(tmp_path / "xdg")
 
 
 def start(env: dict, *args: str) -> subprocess.Popen:

@@ -50,13 +50,13 @@ from retrieval.index import Index, IndexFormatError
 from retrieval.search import Searcher
 
 from articles import article_text  # tests/articles.py
+from program import program_env  # tests/program.py
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
 RUNS = int(os.environ.get("ARTICLEBOT_CRASH_RUNS", "6"))
 SEED = int(os.environ.get("ARTICLEBOT_CRASH_SEED", "20240611"))
 N_FILES = int(os.environ.get("ARTICLEBOT_CRASH_FILES", "400"))
-PROJECT = Path(__file__).resolve().parents[1]
 
 QUERIES = [
     "数字经济发展规划 投资规模",
@@ -109,13 +109,7 @@ def corpus(tmp_path_factory) -> Corpus:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict:
-    home = tmp_path_factory.mktemp("crash-home")
-    env = dict(os.environ)
-    env.pop("ARTICLEBOT_DB", None)
-    env["XDG_DATA_HOME"] = str(home / "data")
-    env["XDG_CACHE_HOME"] = str(home / "cache")
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    return env
+    return program_env(tmp_path_factory.mktemp("crash-home"))
 
 
 class AddProcess:
