@@ -146,6 +146,32 @@ class _Collect(logging.Handler):
 
 
 @asynccontextmanager
+async def started(application, start_updates):
+    """Run an application between initialize and shutdown the way Application.run_polling
+    and run_webhook do: post_init, start_updates(), start ... stop the updater, stop,
+    post_stop, shutdown, post_shutdown."""
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        await start_updates()
+        await application.start()
+        try:
+            yield application
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
+@asynccontextmanager
 async def running_bot(db_path: Path, **overrides):
     """The bot polling a fresh fake, started and stopped the way Application.run_polling
     does (initialize, post_init, start_polling, start ... stop, post_stop, shutdown,
@@ -168,28 +194,13 @@ async def running_bot(db_path: Path, **overrides):
             config = BotConfig(**{**settings, **overrides})
             library = await asyncio.to_thread(Library, db_path)
             application = build_application(config, library)
+            poll = lambda: application.updater.start_polling(  # noqa: E731
+                poll_interval=0, timeout=1, allowed_updates=getattr(bot_app, "ALLOWED_UPDATES", None))
             try:
-                await application.initialize()
-                if application.post_init:
-                    await application.post_init(application)
-                await application.updater.start_polling(
-                    poll_interval=0, timeout=1, allowed_updates=getattr(bot_app, "ALLOWED_UPDATES", None)
-                )
-                await application.start()
-                harness = Harness(fake, library, config, application, since=fake.mark(), log_records=records)
-                try:
+                async with started(application, poll):
+                    harness = Harness(fake, library, config, application, since=fake.mark(), log_records=records)
                     yield harness
-                finally:
-                    if application.updater.running:
-                        await application.updater.stop()
-                    if application.running:
-                        await application.stop()
-                    if application.post_stop:
-                        await application.post_stop(application)
             finally:
-                await application.shutdown()
-                if application.post_shutdown:
-                    await application.post_shutdown(application)
                 library.close()  # safe twice
         refused = fake.errors()
         assert not refused, f"the fake Bot API refused calls the bot made: {refused}"

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import traceback
 import uuid
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -54,6 +54,7 @@ from test_bot_e2e import (  # noqa: E402,F401  (db_path and sample_db are fixtur
     plain,
     running_bot,
     sample_db,
+    started,
 )
 
 # A token shaped like BotFather's (bot id, colon, 35 characters of A-Za-z0-9_-).
@@ -318,28 +319,6 @@ def logs_as_the_cli_sets_them_up(token: str):
 def assert_no_secret(text: str, *secrets: str) -> None:
     for secret in secrets:
         assert secret not in text, f"{secret!r} leaked: " + next(line for line in text.splitlines() if secret in line)
-
-
-@asynccontextmanager
-async def started(application: Application, start_updates):
-    """Start and stop an application the way Application.run_polling/run_webhook do."""
-    await application.initialize()
-    try:
-        if application.post_init:
-            await application.post_init(application)
-        await start_updates()
-        await application.start()
-        try:
-            yield application
-        finally:
-            if application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
-    finally:
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
 
 
 def _bot_config(fake: FakeTelegram, **overrides) -> BotConfig:
