@@ -422,6 +422,12 @@ class _Failure:
     description: str | None
 
 
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
 class FakeTelegram:
     """The fake Bot API. Use as `async with FakeTelegram() as fake:` (starts and stops it)."""
 
@@ -1074,6 +1080,16 @@ class FakeTelegram:
             raise BadRequest("Bad Request: message can't be edited")
         return message
 
+    @staticmethod
+    def _edited(target: dict, new_markup: dict | None) -> dict:
+        """Give an edited message its new inline keyboard (or none) and its edit date."""
+        if new_markup:
+            target["reply_markup"] = new_markup
+        else:
+            target.pop("reply_markup", None)
+        target["edit_date"] = int(time.time())
+        return target
+
     def _api_editmessagetext(self, params: dict) -> dict | bool:
         target = self._editable(params)
         plain, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"),
@@ -1085,20 +1101,12 @@ class FakeTelegram:
         new_markup = markup if markup and "inline_keyboard" in markup else None
         if (plain == target.get("text") and entities == target.get("entities", [])
                 and new_markup == target.get("reply_markup")):
-            raise BadRequest(
-                "Bad Request: message is not modified: specified new message content and reply markup "
-                "are exactly the same as a current content and reply markup of the message"
-            )
+            raise BadRequest(NOT_MODIFIED)
         target["text"] = plain
         target["entities"] = entities
         if not entities:
             target.pop("entities")
-        if new_markup:
-            target["reply_markup"] = new_markup
-        else:
-            target.pop("reply_markup", None)
-        target["edit_date"] = int(time.time())
-        return target
+        return self._edited(target, new_markup)
 
     def _api_editmessagereplymarkup(self, params: dict) -> dict | bool:
         target = self._editable(params)
@@ -1108,16 +1116,8 @@ class FakeTelegram:
             return True
         new_markup = markup if markup and "inline_keyboard" in markup and markup["inline_keyboard"] else None
         if new_markup == target.get("reply_markup"):
-            raise BadRequest(
-                "Bad Request: message is not modified: specified new message content and reply markup "
-                "are exactly the same as a current content and reply markup of the message"
-            )
-        if new_markup:
-            target["reply_markup"] = new_markup
-        else:
-            target.pop("reply_markup", None)
-        target["edit_date"] = int(time.time())
-        return target
+            raise BadRequest(NOT_MODIFIED)
+        return self._edited(target, new_markup)
 
     def _api_deletemessage(self, params: dict) -> bool:
         chat = self._chat_of(params)
