@@ -1,22 +1,24 @@
 """The scoring inner loop, compiled with numba when it is installed.
 
-Max-score pruning, driven term at a time. The query's terms come rarest first, in the
-same order for every segment (so equal scores are summed in the same order and stay
-bit-identical everywhere). For each term in turn, its postings are walked; a document
-not seen before gets its complete score at once: this term's contribution, plus those
-of the later terms, found by galloping search in their postings (a document holding
-an earlier term was complete already). The k best are kept in a small insertion list
-ordered by (score descending, document ascending).
+Max-score pruning over one segment. The query's terms come rarest first, in the same
+order for every segment (so equal scores are summed in the same order and stay
+bit-identical everywhere). The most term j can add to a score is its weight x an upper
+bound of its saturated tf, tf * (k1 + 1) / (tf + norm): the caller's `ratio_bound` (from
+the term's largest frequency and shortest document), or the exact maximum `ratio_max`
+once a walk of its postings has recorded it. rest[j] sums these for terms j.., and the
+k-th best score found so far (or the earlier segments' k-th best, `floor`) is theta.
 
-Two bounds cut the work, both exact: the most the terms j.. can add to a score is the
-sum of weight x the largest saturated tf, tf * (k1 + 1) / (tf + norm), of each term
-(`ratio_max`, learnt the first time a term's postings are walked and cached by the
-caller; k1 + 1 until then). So
-  * once the k-th best score exceeds what terms j.. can add, no document left unseen
-    can enter the top k, and the walk stops (the long postings of common words are
-    mostly never read);
-  * a new document whose first contribution plus the later terms' bound is below the
-    k-th best is not looked up further.
+1. Rare terms: a document met for the first time gets its complete score at once, the
+   later terms being found by galloping search in their postings, unless its first
+   contribution plus rest[j + 1] stays below theta.
+2. Common terms (when lookups would cost more than walking): partial scores are
+   accumulated in a dense per-segment accumulator.
+3. As soon as theta exceeds rest[j], no document not met yet can enter the top k: the
+   remaining postings are not walked; the remaining terms are added only to the partial
+   documents that can still reach theta (by lookups when they are few).
+4. The partial documents are read back into the insertion list of the k best, ordered
+   by (score descending, document ascending), and the accumulator reset.
+
 A document left out provably scores below k others, so the result is the exhaustive
 one. The arithmetic per posting is the same, operation for operation, as
 retrieval/bm25.py, so scores equal the numpy path's and rank_bm25's to rounding
