@@ -17,10 +17,10 @@ from typing import Iterator
 import click
 
 from articlebot import __version__
-from corpus.errors import ArticlebotError
-from corpus.limits import DEFAULT_MAX_BYTES
-from corpus.models import Article
-from corpus.store import Store, resolve_db_path
+from articlebot.corpus.errors import ArticlebotError
+from articlebot.corpus.limits import DEFAULT_MAX_BYTES
+from articlebot.corpus.models import Article
+from articlebot.corpus.store import Store, resolve_db_path
 
 # Heavier modules (the HTML parser, jieba, numba) are imported inside the commands that
 # need them, so `articlebot list` or `search` do not pay for what they do not use.
@@ -68,7 +68,7 @@ def open_corpus(db: str | None) -> Iterator[Store]:
         if not store.is_empty():
             yield store
             return
-        from corpus.sample import open_sample_store
+        from articlebot.corpus.sample import open_sample_store
 
         sample = open_sample_store()
         click.echo(
@@ -125,7 +125,7 @@ def add(paths: tuple[Path, ...], max_size: float, jobs: int, db: str | None, as_
         with click.progressbar(files, label="Adding", file=sys.stderr, show_pos=True) as bar:
             yield from bar
 
-    from corpus.ingest import add_paths
+    from articlebot.corpus.ingest import add_paths
 
     with open_store(db) as store:
         jobs = jobs or os.cpu_count() or 1
@@ -264,7 +264,7 @@ def tokenize_cmd(
     --json prints {"text", "tokens", "spans": [[start, end], ...]} on one line per text.
     """
     # Imported here: jieba takes a noticeable time to import, and other commands never need it.
-    from retrieval.tokenize import Tokenizer, TokenizerConfig, TokenizerError
+    from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig, TokenizerError
 
     if (text is None) == (file is None):
         raise click.UsageError("give either TEXT or --file FILE")
@@ -297,7 +297,7 @@ def make_searcher(store: Store, k1: float | None = None, b: float | None = None,
     # Imported here: jieba and numba take a noticeable time to import; list/show never need them.
     import dataclasses
 
-    from retrieval.search import SearchConfig, Searcher
+    from articlebot.retrieval.search import SearchConfig, Searcher
 
     config = SearchConfig()
     bm25 = dataclasses.replace(config.bm25, **{n: v for n, v in (("k1", k1), ("b", b)) if v is not None})
@@ -315,7 +315,7 @@ def bm25_options(func):
 
 def update_index(store: Store, jobs: int = 1) -> None:
     """Bring the search index beside the store up to date (only new or removed paragraphs)."""
-    from retrieval.search import Searcher
+    from articlebot.retrieval.search import Searcher
 
     report = Searcher(store, jobs=jobs).last_refresh
     if report.rebuilt:
@@ -387,7 +387,7 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
     Prints recall@1/3/k, MRR@10, nDCG@10 over the answerable questions, the no-answer
     figures and the search latency, then the questions not answered right at rank 1.
     """
-    from retrieval.evaluate import evaluate, load_questions, snippet, unknown_titles, write_trec_run
+    from articlebot.retrieval.evaluate import evaluate, load_questions, snippet, unknown_titles, write_trec_run
 
     def fmt(value, unit=""):
         if value is None:
@@ -446,9 +446,9 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
     $ARTICLEBOT_RATE_LIMIT (default 10/60) the questions per user per seconds.
     """
     # Imported here: python-telegram-bot is only needed by this command.
-    from bot.app import build_application, run, setup_logging
-    from bot.config import BotConfig, ConfigError
-    from bot.library import Library
+    from articlebot.bot.app import build_application, run, setup_logging
+    from articlebot.bot.config import BotConfig, ConfigError
+    from articlebot.bot.library import Library
 
     try:
         config = BotConfig.from_env(base_url=base_url, webhook_url=webhook_url, listen=listen, port=port, secret_token=secret_token)
@@ -471,7 +471,7 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
 @user_errors
 def chat(k: int, lang: str | None, db: str | None) -> None:
     """Ask questions in the terminal; with input from a pipe, answer each line and exit."""
-    from bot.chat import run_chat, terminal_language
+    from articlebot.bot.chat import run_chat, terminal_language
 
     with open_corpus(db) as store:
         searcher = make_searcher(store)

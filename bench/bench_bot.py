@@ -68,14 +68,14 @@ from unittest import mock  # noqa: E402
 import numpy as np  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 
-import bot.app as bot_app  # noqa: E402
+import articlebot.bot.app as bot_app  # noqa: E402
 from bench.synthetic import generate  # noqa: E402
-from bot.config import BotConfig  # noqa: E402
-from bot.library import Library  # noqa: E402
-from bot.replies import format_no_answer  # noqa: E402
-from corpus.models import Article, Paragraph  # noqa: E402
-from corpus.parse import ID_LENGTH  # noqa: E402
-from corpus.store import Store  # noqa: E402
+from articlebot.bot.config import BotConfig  # noqa: E402
+from articlebot.bot.library import Library  # noqa: E402
+from articlebot.bot.replies import format_no_answer  # noqa: E402
+from articlebot.corpus.models import Article, Paragraph  # noqa: E402
+from articlebot.corpus.parse import ID_LENGTH  # noqa: E402
+from articlebot.corpus.store import Store  # noqa: E402
 from fake_telegram import Call, FakeTelegram  # noqa: E402
 
 TOKEN = "123:BENCH"

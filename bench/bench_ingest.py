@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from corpus import clean
-from corpus.ingest import add_paths
-from corpus.parse import parse_file
-from corpus.sample import SAMPLE_DIR
-from corpus.store import Store
+from articlebot.corpus import clean
+from articlebot.corpus.ingest import add_paths
+from articlebot.corpus.parse import parse_file
+from articlebot.corpus.sample import SAMPLE_DIR
+from articlebot.corpus.store import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "hexo-news.tar.gz"
 

@@ -78,14 +78,14 @@ MB = 1024 * 1024
 class Ours:
     """retrieval.index.Index: exact BM25 Okapi over memory-mapped numpy segments."""
 
-    modules = ("retrieval.index",)
+    modules = ("articlebot.retrieval.index",)
     streams = True  # builds from an iterator of token lists: the corpus is never all in memory
 
     @staticmethod
     def build(pids, docs, path: Path):
         from itertools import islice
 
-        from retrieval.index import SEGMENT_DOCS, Index
+        from articlebot.retrieval.index import SEGMENT_DOCS, Index
 
         ix = Index()
         pairs = zip(pids, docs)
@@ -100,7 +100,7 @@ class Ours:
 
     @staticmethod
     def open(path: Path):
-        from retrieval.index import Index
+        from articlebot.retrieval.index import Index
 
         return Index.load(path)
 
@@ -111,7 +111,7 @@ class Ours:
     @staticmethod
     def notes(handle) -> dict:
         try:
-            from retrieval import kernels
+            from articlebot.retrieval import kernels
 
             # the compiled path runs when numba is installed and, in newer versions, only
             # for indexes of at least kernels.MIN_DOCS documents
@@ -119,7 +119,7 @@ class Ours:
             kernel = "numba" if compiled else "numpy"
         except ImportError:
             kernel = "numpy"
-        from retrieval.bm25 import BM25Params
+        from articlebot.retrieval.bm25 import BM25Params
 
         p = BM25Params()  # what top(q, k) uses
         return {"segments": len(handle.segments), "kernel": kernel, "params": f"k1 {p.k1} b {p.b} eps {p.epsilon}"}

@@ -46,12 +46,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot import replies
-from bot.config import BotConfig, ConfigError
-from bot.library import Library
-from bot.ratelimit import RateLimiter
-from corpus.errors import AmbiguousId, ArticleNotFound, ParseError
-from retrieval.search import Hit
+from articlebot.bot import replies
+from articlebot.bot.config import BotConfig, ConfigError
+from articlebot.bot.library import Library
+from articlebot.bot.ratelimit import RateLimiter
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, ParseError
+from articlebot.retrieval.search import Hit
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import TextIO
 import click
 
 from articlebot.cli import render_hit
-from bot.replies import language_of, no_answer_text
-from retrieval.search import Hit
+from articlebot.bot.replies import language_of, no_answer_text
+from articlebot.retrieval.search import Hit
 
 PROMPT = "> "
 QUIT = {"quit", "exit", "/quit", "/exit"}

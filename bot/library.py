@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Callable, TypeVar
 
-from corpus.models import Article, ArticleSummary, StoreStats
-from corpus.parse import PARSER_VERSION, parse_bytes
-from corpus.store import AddStatus, Store
-from retrieval.search import Hit, SearchConfig, Searcher
+from articlebot.corpus.models import Article, ArticleSummary, StoreStats
+from articlebot.corpus.parse import PARSER_VERSION, parse_bytes
+from articlebot.corpus.store import AddStatus, Store
+from articlebot.retrieval.search import Hit, SearchConfig, Searcher
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Library:
         self._searcher = Searcher(self._store, self._config)
         self._searcher.index.warm_up()  # not on the first question
         if sample_when_empty and self._store.is_empty():
-            from corpus.sample import open_sample_store
+            from articlebot.corpus.sample import open_sample_store
 
             sample = open_sample_store()
             self._sample = (sample, Searcher(sample, self._config, index_dir=None))

@@ -13,8 +13,8 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from corpus.models import Article, ArticleSummary, StoreStats
-from retrieval.search import Hit
+from articlebot.corpus.models import Article, ArticleSummary, StoreStats
+from articlebot.retrieval.search import Hit
 
 MESSAGE_LIMIT = 4096  # Telegram's limit on a message text (and on an inline result's message)
 CALLBACK_DATA_LIMIT = 64  # bytes

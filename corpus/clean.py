@@ -17,7 +17,7 @@ import soupsieve
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 
-from corpus import rules
+from articlebot.corpus import rules
 
 # lxml and html.parser give identical paragraphs on the shared corpus and run at about
 # the same speed there (bench/bench_ingest.py); lxml is kept because it recovers from

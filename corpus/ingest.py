@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from corpus.errors import ArticlebotError, ParseError
-from corpus.models import Article
-from corpus.parse import DEFAULT_MAX_BYTES, PARSER_VERSION, parse_file
-from corpus.store import Store
+from articlebot.corpus.errors import ArticlebotError, ParseError
+from articlebot.corpus.models import Article
+from articlebot.corpus.parse import DEFAULT_MAX_BYTES, PARSER_VERSION, parse_file
+from articlebot.corpus.store import Store
 
 # Inside a directory only files that can hold an article are read; a file named on the
 # command line is always read, whatever its name (the format is detected from content).

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from corpus import clean, rules
-from corpus.decode import UndecodableError, decode_bytes
-from corpus.errors import ParseError
-from corpus.frontmatter import FrontMatterError, parse_date, split_front_matter
-from corpus.limits import DEFAULT_MAX_BYTES
-from corpus.models import Article, Paragraph
-from corpus.paragraphs import merge_short, split_long
+from articlebot.corpus import clean, rules
+from articlebot.corpus.decode import UndecodableError, decode_bytes
+from articlebot.corpus.errors import ParseError
+from articlebot.corpus.frontmatter import FrontMatterError, parse_date, split_front_matter
+from articlebot.corpus.limits import DEFAULT_MAX_BYTES
+from articlebot.corpus.models import Article, Paragraph
+from articlebot.corpus.paragraphs import merge_short, split_long
 
 # Bumped whenever cleaning or paragraphing changes its output, so re-adding an
 # unchanged file re-cleans it (the store compares this number).

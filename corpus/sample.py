@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corpus.ingest import add_paths
-from corpus.store import Store
+from articlebot.corpus.ingest import add_paths
+from articlebot.corpus.store import Store
 
 SAMPLE_DIR = Path(__file__).parent / "sample-articles"
 

@@ -20,8 +20,8 @@ from typing import Literal
 
 import platformdirs
 
-from corpus.errors import AmbiguousId, ArticleNotFound, StoreError
-from corpus.models import Article, ArticleSummary, Paragraph, StoreStats
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, StoreError
+from articlebot.corpus.models import Article, ArticleSummary, Paragraph, StoreStats
 
 SCHEMA_VERSION = 1
 MIN_PREFIX = 4  # shorter prefixes match too much to be a safe way to name an article

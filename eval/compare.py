@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus.sample import open_sample_store  # noqa: E402
-from retrieval.bm25 import BM25Params  # noqa: E402
-from retrieval.evaluate import evaluate, load_questions  # noqa: E402
-from retrieval.search import SearchConfig, Searcher  # noqa: E402
-from retrieval.tokenize import Tokenizer, TokenizerConfig  # noqa: E402
+from articlebot.corpus.sample import open_sample_store  # noqa: E402
+from articlebot.retrieval.bm25 import BM25Params  # noqa: E402
+from articlebot.retrieval.evaluate import evaluate, load_questions  # noqa: E402
+from articlebot.retrieval.search import SearchConfig, Searcher  # noqa: E402
+from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig  # noqa: E402
 
 DEFAULT = SearchConfig()
 VARIANTS = [

@@ -17,7 +17,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from retrieval.bm25 import BM25Params
+from articlebot.retrieval.bm25 import BM25Params
 
 
 @runtime_checkable

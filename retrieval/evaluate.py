@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
 
-from corpus.errors import ArticlebotError
+from articlebot.corpus.errors import ArticlebotError
 
 if TYPE_CHECKING:  # retrieval.search imports numpy; the metrics need none of it
-    from retrieval.search import Hit
+    from articlebot.retrieval.search import Hit
 
 MRR_DEPTH = 10  # MRR and nDCG look at the top 10, whatever k is
 SNIPPET_CHARS = 80

@@ -29,9 +29,9 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval import bm25, kernels
-from retrieval.bm25 import BM25Params
-from retrieval.segment import Segment, hash_terms, merge, release_free_memory
+from articlebot.retrieval import bm25, kernels
+from articlebot.retrieval.bm25 import BM25Params
+from articlebot.retrieval.segment import Segment, hash_terms, merge, release_free_memory
 
 FORMAT_NAME = "articlebot-bm25-index"
 FORMAT_VERSION = 3  # 2: term frequencies in 2 bytes; 3: per-term largest tf and shortest document

@@ -20,10 +20,10 @@ from typing import Iterator
 
 import numpy as np
 
-from corpus.store import Store
-from retrieval.bm25 import BM25Params
-from retrieval.index import Index, IndexFormatError, highest_generation
-from retrieval.tokenize import Tokenizer, TokenizerConfig
+from articlebot.corpus.store import Store
+from articlebot.retrieval.bm25 import BM25Params
+from articlebot.retrieval.index import Index, IndexFormatError, highest_generation
+from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig
 
 try:
     import fcntl

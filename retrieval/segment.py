@@ -219,7 +219,7 @@ def merge(segments: Sequence[Segment]) -> Segment:
     segments before it, so documents stay ascending within every term. No sort of the
     postings is needed. Big merges run compiled, with no memory beyond the output.
     """
-    from retrieval import kernels
+    from articlebot.retrieval import kernels
 
     if kernels.ENABLED and sum(len(s.post_doc) for s in segments) >= kernels.MERGE_MIN_POSTINGS:
         return _merge_compiled(segments)
@@ -272,7 +272,7 @@ def merge(segments: Sequence[Segment]) -> Segment:
 
 def _merge_compiled(segments: Sequence[Segment]) -> Segment:
     """merge() with the postings copied by compiled loops (two passes: count, copy)."""
-    from retrieval.kernels import merge_kernels
+    from articlebot.retrieval.kernels import merge_kernels
 
     count_live, copy_live = merge_kernels()
     vocab = np.unique(np.concatenate([s.term_hash for s in segments]))

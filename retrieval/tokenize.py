@@ -31,7 +31,7 @@ try:  # jieba-rs: loads its dictionary in ~0.1 s where jieba takes ~1 s (cold st
 except ImportError:
     rjieba = None
 
-from corpus.errors import ArticlebotError
+from articlebot.corpus.errors import ArticlebotError
 
 # Bump when the normalisation or filtering rules below change what tokens() returns.
 SCHEME_VERSION = 1
@@ -80,7 +80,7 @@ def default_cache_dir() -> str:
 
 def load_stopwords() -> frozenset[str]:
     """The shipped stop-word list, normalised like the terms it is compared with."""
-    text = resources.files("retrieval").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    text = resources.files("articlebot.retrieval").joinpath("stopwords.txt").read_text(encoding="utf-8")
     return frozenset(normalize(w) for w in _content_lines(text))
 
 

@@ -27,7 +27,7 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def tokenizer():
     """One tokenizer for the whole run: loading jieba's dictionary takes about a second."""
-    from retrieval.tokenize import Tokenizer
+    from articlebot.retrieval.tokenize import Tokenizer
 
     return Tokenizer()
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.backend import SearchBackend
-from retrieval.bm25 import BM25Params
-from retrieval.index import Index
+from articlebot.retrieval.backend import SearchBackend
+from articlebot.retrieval.bm25 import BM25Params
+from articlebot.retrieval.index import Index
 
 ENGINES = {"articlebot-index": Index}
 EXACT = {"articlebot-index"}

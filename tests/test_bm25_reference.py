@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval import kernels
-from retrieval.bm25 import BM25Params
-from retrieval.index import Index
+from articlebot.retrieval import kernels
+from articlebot.retrieval.bm25 import BM25Params
+from articlebot.retrieval.index import Index
 
 REL = 1e-9
 

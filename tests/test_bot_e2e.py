@@ -23,15 +23,15 @@ pytest.importorskip("telegram", reason="python-telegram-bot is not installed")
 pytest.importorskip("aiohttp", reason="aiohttp is not installed")
 pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
 
-import bot.app as bot_app  # noqa: E402
-from bot.app import build_application  # noqa: E402
-from bot.config import BotConfig  # noqa: E402
-from bot.library import Library  # noqa: E402
-from bot.replies import format_no_answer  # noqa: E402
-from corpus.ingest import add_paths  # noqa: E402
-from corpus.parse import parse_bytes  # noqa: E402
-from corpus.sample import sample_files  # noqa: E402
-from corpus.store import Store  # noqa: E402
+import articlebot.bot.app as bot_app  # noqa: E402
+from articlebot.bot.app import build_application  # noqa: E402
+from articlebot.bot.config import BotConfig  # noqa: E402
+from articlebot.bot.library import Library  # noqa: E402
+from articlebot.bot.replies import format_no_answer  # noqa: E402
+from articlebot.corpus.ingest import add_paths  # noqa: E402
+from articlebot.corpus.parse import parse_bytes  # noqa: E402
+from articlebot.corpus.sample import sample_files  # noqa: E402
+from articlebot.corpus.store import Store  # noqa: E402
 from fake_telegram import Call, FakeTelegram  # noqa: E402
 
 TOKEN = "123:TEST"
@@ -550,7 +550,7 @@ async def test_unknown_command_in_private_chat_gets_help(bot):
 
 
 async def test_typing_is_shown_only_for_slow_searches(bot, monkeypatch):
-    import bot.app as app_module
+    import articlebot.bot.app as app_module
 
     quick = await bot.ask(2018, "世界旅游城市联合会有多少会员")
     assert "223" in plain(quick)

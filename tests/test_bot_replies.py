@@ -12,10 +12,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot import replies
-from bot.config import BotConfig, ConfigError, api_urls
-from bot.ratelimit import RateLimiter
-from bot.replies import (
+from articlebot.bot import replies
+from articlebot.bot.config import BotConfig, ConfigError, api_urls
+from articlebot.bot.ratelimit import RateLimiter
+from articlebot.bot.replies import (
     MESSAGE_LIMIT,
     format_answer,
     format_inline_result,
@@ -26,7 +26,7 @@ from bot.replies import (
     render_answer,
     utf16_len,
 )
-from retrieval.search import Hit
+from articlebot.retrieval.search import Hit
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 NASTY = '<script>alert("x")</script> & &amp; <b>not bold</b> "quoted" \'single\' a<b c>d 1 < 2 > 0'
@@ -307,7 +307,7 @@ def test_config_errors(env):
 
 
 def test_token_filter_redacts_messages_args_and_tracebacks():
-    from bot.app import TokenFilter
+    from articlebot.bot.app import TokenFilter
 
     token = "123456:AAF-secret_token"
     records: list[str] = []
@@ -339,7 +339,7 @@ def test_token_filter_redacts_messages_args_and_tracebacks():
 
 
 def test_send_rate_from_the_environment():
-    from bot.config import BotConfig, ConfigError
+    from articlebot.bot.config import BotConfig, ConfigError
 
     assert BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x"}).send_rate == 30.0
     assert BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_SEND_RATE": "0"}).send_rate == 0.0

@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from articlebot.cli import cli
-from bot.chat import format_terminal_answer, terminal_language
-from bot.replies import no_answer_text
+from articlebot.bot.chat import format_terminal_answer, terminal_language
+from articlebot.bot.replies import no_answer_text
 from conftest import SEED
-from retrieval.search import Hit
+from articlebot.retrieval.search import Hit
 
 SEED_TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"
 NONSENSE = "xyzzy plugh"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from corpus import rules
-from corpus.clean import html_to_blocks, normalize_text
-from corpus.parse import parse_bytes
+from articlebot.corpus import rules
+from articlebot.corpus.clean import html_to_blocks, normalize_text
+from articlebot.corpus.parse import parse_bytes
 
 GOOD = "<p>这是一段正常的新闻正文，应该被完整保留下来。</p>"
 GOOD_TEXT = "这是一段正常的新闻正文，应该被完整保留下来。"
@@ -307,7 +307,7 @@ def test_link_stats_of_every_element_match_a_direct_count():
     part of it inside those <a> elements."""
     from bs4 import BeautifulSoup, NavigableString
 
-    from corpus.clean import _SKIPPED_STRINGS, _link_stats, normalize_text
+    from articlebot.corpus.clean import _SKIPPED_STRINGS, _link_stats, normalize_text
 
     html = (
         "<div id='a'><p>正文 <b>加粗</b> 文字<a href='1'>链接 一</a></p>"

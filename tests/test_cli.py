@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from conftest import SEED
 from program import program_env  # tests/program.py
 from articlebot.cli import cli
-from corpus.parse import parse_file
-from corpus.sample import sample_files
+from articlebot.corpus.parse import parse_file
+from articlebot.corpus.sample import sample_files
 
 SEED_ID = hashlib.sha256(SEED.read_bytes()).hexdigest()[:12]
 SEED_TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"

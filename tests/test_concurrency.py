@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.library import Library
-from corpus.ingest import add_paths
-from corpus.parse import parse_file
-from corpus.store import Store
-from retrieval.index import Index
-from retrieval.search import SearchConfig, Searcher
-from retrieval.tokenize import TokenizerConfig
+from articlebot.bot.library import Library
+from articlebot.corpus.ingest import add_paths
+from articlebot.corpus.parse import parse_file
+from articlebot.corpus.store import Store
+from articlebot.retrieval.index import Index
+from articlebot.retrieval.search import SearchConfig, Searcher
+from articlebot.retrieval.tokenize import TokenizerConfig
 
 import articles  # tests/articles.py
 from program import program_env  # tests/program.py

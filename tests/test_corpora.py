@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from corpus.paragraphs import MAX_CHARS
-from corpus.parse import parse_file
+from articlebot.corpus.paragraphs import MAX_CHARS
+from articlebot.corpus.parse import parse_file
 
 # Strings that are boilerplate wherever they appear in this archive's sources.
 JUNK = [

@@ -43,11 +43,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus.ingest import AddReport, iter_article_files
-from corpus.parse import parse_file
-from corpus.store import Store
-from retrieval.index import Index, IndexFormatError
-from retrieval.search import Searcher
+from articlebot.corpus.ingest import AddReport, iter_article_files
+from articlebot.corpus.parse import parse_file
+from articlebot.corpus.store import Store
+from articlebot.retrieval.index import Index, IndexFormatError
+from articlebot.retrieval.search import Searcher
 
 from articles import article_text  # tests/articles.py
 from program import program_env  # tests/program.py

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from articlebot.cli import cli
-from corpus.errors import ArticlebotError
-from retrieval.evaluate import (
+from articlebot.corpus.errors import ArticlebotError
+from articlebot.retrieval.evaluate import (
     EvalReport,
     Question,
     QuestionFileError,
@@ -27,7 +27,7 @@ from retrieval.evaluate import (
     unknown_titles,
     write_trec_run,
 )
-from retrieval.search import Hit
+from articlebot.retrieval.search import Hit
 
 BEIJING = "北京：打造共建“一带一路”高标准建设的试验示范"
 

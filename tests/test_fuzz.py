@@ -49,19 +49,19 @@ pytestmark = [
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from bot.replies import (  # noqa: E402
+from articlebot.bot.replies import (  # noqa: E402
     MESSAGE_LIMIT,
     TITLE_CHARS,
     format_answer,
     format_inline_result,
     format_no_answer,
 )
-from corpus import clean  # noqa: E402
-from corpus.errors import ParseError  # noqa: E402
-from corpus.models import Article  # noqa: E402
-from corpus.parse import parse_bytes  # noqa: E402
-from retrieval.search import Hit, Searcher  # noqa: E402
-from retrieval.tokenize import Tokenizer, TokenizerConfig, normalize  # noqa: E402
+from articlebot.corpus import clean  # noqa: E402
+from articlebot.corpus.errors import ParseError  # noqa: E402
+from articlebot.corpus.models import Article  # noqa: E402
+from articlebot.corpus.parse import parse_bytes  # noqa: E402
+from articlebot.retrieval.search import Hit, Searcher  # noqa: E402
+from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig, normalize  # noqa: E402
 from fake_telegram import BadRequest, check_text, parse_html  # noqa: E402
 
 EXAMPLES = int(os.environ.get("ARTICLEBOT_FUZZ_EXAMPLES", "50"))
@@ -513,7 +513,7 @@ def test_tokenizer_spans_are_inside_the_text(tokenizer, precise_tokenizer, text)
 
 @pytest.fixture(scope="module")
 def sample_searcher(tokenizer) -> Searcher:
-    from corpus.sample import open_sample_store
+    from articlebot.corpus.sample import open_sample_store
 
     store = open_sample_store()
     searcher = Searcher(store, index_dir=None, tokenizer=tokenizer)

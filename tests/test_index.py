@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from retrieval.index import FORMAT_VERSION, Index, IndexFormatError
-from retrieval.segment import hash_terms
+from articlebot.retrieval.index import FORMAT_VERSION, Index, IndexFormatError
+from articlebot.retrieval.segment import hash_terms
 
 
 def corpus(seed, n=200, vocab=40):
@@ -150,7 +150,7 @@ def test_missing_segment_files_are_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_top_k_skips_deleted_documents_on_both_paths(compiled, monkeypatch):
-    from retrieval import kernels
+    from articlebot.retrieval import kernels
 
     if compiled and not kernels.ENABLED:
         pytest.skip("numba is not installed")
@@ -183,7 +183,7 @@ def test_pruned_top_k_equals_exhaustive_scoring(monkeypatch):
     pruning). Its top k must be exactly the exhaustive one, on the first query of a
     term (bounds not known yet) and on later ones (bounds learnt), with deleted
     documents, exact ties (duplicated documents) and several segments."""
-    from retrieval import kernels
+    from articlebot.retrieval import kernels
 
     if not kernels.ENABLED:
         pytest.skip("numba is not installed")
@@ -225,8 +225,8 @@ def top_k_exhaustive(pids, scores, k):
 def test_compiled_merge_equals_numpy_merge(monkeypatch):
     """Big merges run through compiled loops: they must give the numpy merge's arrays,
     bit for bit, with deleted documents and terms whose every document was deleted."""
-    from retrieval import kernels
-    from retrieval.segment import Segment, merge
+    from articlebot.retrieval import kernels
+    from articlebot.retrieval.segment import Segment, merge
 
     if not kernels.ENABLED:
         pytest.skip("numba is not installed")
@@ -254,7 +254,7 @@ def test_frequencies_beyond_two_bytes_are_kept_exactly(compiled_merge, monkeypat
     rank_bm25's."""
     from rank_bm25 import BM25Okapi
 
-    from retrieval import kernels
+    from articlebot.retrieval import kernels
 
     if compiled_merge and not kernels.ENABLED:
         pytest.skip("numba is not installed")
@@ -280,8 +280,8 @@ def test_term_stats_bound_every_posting(compiled_merge, monkeypatch, tmp_path):
     """Each term's largest frequency and shortest document (what the pruning's bounds are
     made of) are exact over its postings, after building, merging (with deletions) and a
     save/load; the bound made of them is at least every posting's saturated tf."""
-    from retrieval import kernels
-    from retrieval.bm25 import BM25Params, length_norm
+    from articlebot.retrieval import kernels
+    from articlebot.retrieval.bm25 import BM25Params, length_norm
 
     if compiled_merge and not kernels.ENABLED:
         pytest.skip("numba is not installed")
@@ -313,7 +313,7 @@ def test_bulk_load_merges_once_and_small_adds_keep_geometric_segments(monkeypatc
     """Batches added with merge=False are merged by one merge_tail() call: a bulk load
     into an empty index ends as one segment (up to MAX_MERGED_DOCS documents each),
     a small add after it stays a small segment, and results equal a full rebuild."""
-    import retrieval.index as index_module
+    import articlebot.retrieval.index as index_module
 
     monkeypatch.setattr(index_module, "SEGMENT_DOCS", 40)
     monkeypatch.setattr(index_module, "MAX_MERGED_DOCS", 250)
@@ -333,7 +333,7 @@ def test_bulk_load_merges_once_and_small_adds_keep_geometric_segments(monkeypatc
 
 
 def test_warm_up_loads_the_compiled_scorer_before_any_question(monkeypatch):
-    from retrieval import kernels
+    from articlebot.retrieval import kernels
 
     if not kernels.ENABLED:
         pytest.skip("numba is not installed")

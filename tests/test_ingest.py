@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from corpus.ingest import AddReport, add_paths, iter_article_files
-from corpus.parse import parse_file
-from corpus.store import Store
+from articlebot.corpus.ingest import AddReport, add_paths, iter_article_files
+from articlebot.corpus.parse import parse_file
+from articlebot.corpus.store import Store
 
 # A long enough sentence that merge_short never folds a paragraph into its neighbour
 # (MIN_CHARS = 10) and short enough that split_long never splits it (MAX_CHARS = 500).
@@ -389,7 +389,7 @@ def test_progress_may_not_reorder(store: Store, tree: Path):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_parallel_parsing_stores_the_same_articles_in_order(tmp_path: Path, monkeypatch, jobs):
-    from corpus import ingest
+    from articlebot.corpus import ingest
 
     monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(ingest, "PARALLEL_CHUNK", 3)  # several chunks
@@ -477,7 +477,7 @@ def test_named_pipe_in_a_directory_is_not_read(tmp_path: Path):
 
 
 def test_readme_and_license_in_a_directory_are_not_articles(tmp_path):
-    from corpus.ingest import AddReport, iter_article_files
+    from articlebot.corpus.ingest import AddReport, iter_article_files
 
     folder = tmp_path / "articles"
     folder.mkdir()

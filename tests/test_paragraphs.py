@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpus.paragraphs import MAX_CHARS, MIN_CHARS, merge_short, split_long, split_sentences
+from articlebot.corpus.paragraphs import MAX_CHARS, MIN_CHARS, merge_short, split_long, split_sentences
 
 
 def test_split_sentences_keeps_closing_quotes():

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from corpus.errors import ParseError
-from corpus.paragraphs import MAX_CHARS, MIN_CHARS
-from corpus.parse import DEFAULT_MAX_BYTES, is_mangled_title, parse_bytes, parse_file
+from articlebot.corpus.errors import ParseError
+from articlebot.corpus.paragraphs import MAX_CHARS, MIN_CHARS
+from articlebot.corpus.parse import DEFAULT_MAX_BYTES, is_mangled_title, parse_bytes, parse_file
 
 UTC = timezone.utc
 CST = timezone(timedelta(hours=8))

@@ -10,13 +10,13 @@ import shutil
 import pytest
 
 from conftest import SEED
-from corpus.ingest import add_paths
-from corpus.parse import parse_file
-from corpus.sample import open_sample_store, sample_files
-from corpus.store import Store
-from retrieval.index import FORMAT_VERSION
-from retrieval.search import SearchConfig, Searcher
-from retrieval.tokenize import normalize
+from articlebot.corpus.ingest import add_paths
+from articlebot.corpus.parse import parse_file
+from articlebot.corpus.sample import open_sample_store, sample_files
+from articlebot.corpus.store import Store
+from articlebot.retrieval.index import FORMAT_VERSION
+from articlebot.retrieval.search import SearchConfig, Searcher
+from articlebot.retrieval.tokenize import normalize
 
 NOW = SearchConfig(refresh_interval=0)  # check the store before every search
 
@@ -190,7 +190,7 @@ def test_index_of_another_store_at_the_same_path_is_not_reused(tmp_path, tokeniz
 
 
 def test_parallel_tokenizing_builds_the_same_index(tmp_path, tokenizer, monkeypatch):
-    from retrieval import search as search_module
+    from articlebot.retrieval import search as search_module
 
     monkeypatch.setattr(search_module, "PARALLEL_MIN_PARAGRAPHS", 10)
     monkeypatch.setattr(search_module, "BATCH", 120)  # several batches through the pool

@@ -32,12 +32,12 @@ pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is
 import httpx  # noqa: E402  (a dependency of python-telegram-bot)
 from telegram.ext import Application  # noqa: E402
 
-import bot.app as bot_app  # noqa: E402
-from bot import replies  # noqa: E402
-from bot.app import build_application, prepare_webhook, run, setup_logging  # noqa: E402
-from bot.config import BotConfig, ConfigError  # noqa: E402
-from bot.library import Library  # noqa: E402
-from corpus.store import Store  # noqa: E402
+import articlebot.bot.app as bot_app  # noqa: E402
+from articlebot.bot import replies  # noqa: E402
+from articlebot.bot.app import build_application, prepare_webhook, run, setup_logging  # noqa: E402
+from articlebot.bot.config import BotConfig, ConfigError  # noqa: E402
+from articlebot.bot.library import Library  # noqa: E402
+from articlebot.corpus.store import Store  # noqa: E402
 from fake_telegram import FakeTelegram  # noqa: E402
 from test_bot_e2e import (  # noqa: E402,F401  (db_path and sample_db are fixtures used here)
     ADMIN_ID,

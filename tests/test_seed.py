@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import SEED
-from corpus.parse import parse_file
+from articlebot.corpus.parse import parse_file
 
 EXPECTED_SECTIONS = [
     "立足首都功能，打造“丝路会客厅”“空中丝绸之路”",

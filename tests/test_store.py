@@ -11,9 +11,9 @@ import platformdirs
 import pytest
 
 
-from corpus.errors import AmbiguousId, ArticleNotFound, StoreError
-from corpus.models import Article, Paragraph
-from corpus.store import SCHEMA_VERSION, Store, default_db_path, resolve_db_path
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, StoreError
+from articlebot.corpus.models import Article, Paragraph
+from articlebot.corpus.store import SCHEMA_VERSION, Store, default_db_path, resolve_db_path
 
 CST = timezone(timedelta(hours=8))
 

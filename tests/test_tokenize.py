@@ -15,11 +15,11 @@ import platformdirs
 import pytest
 from click.testing import CliRunner
 
-import retrieval.tokenize as tokenize_module
+import articlebot.retrieval.tokenize as tokenize_module
 from articlebot.cli import cli
-from corpus.errors import ArticlebotError
-from corpus.parse import parse_file
-from retrieval.tokenize import (
+from articlebot.corpus.errors import ArticlebotError
+from articlebot.corpus.parse import parse_file
+from articlebot.retrieval.tokenize import (
     Token,
     Tokenizer,
     TokenizerConfig,
@@ -401,7 +401,7 @@ def test_every_paragraph_of_the_shared_corpus_tokenizes_cleanly(shared_corpus_di
 
 
 def _texts_of(files):
-    from corpus.parse import parse_file
+    from articlebot.corpus.parse import parse_file
 
     texts = []
     for f in files:
@@ -414,7 +414,7 @@ def _texts_of(files):
 
 def _assert_same_tokens(texts, tmp_path_factory):
     pytest.importorskip("rjieba")
-    from retrieval.tokenize import Tokenizer, TokenizerConfig
+    from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig
 
     cache = tmp_path_factory.mktemp("jieba-cache")
     for mode in ("search", "precise"):
@@ -428,7 +428,7 @@ def _assert_same_tokens(texts, tmp_path_factory):
 def test_rjieba_matches_jieba_on_the_sample_and_questions(tmp_path_factory):
     import json
 
-    from corpus.sample import sample_files
+    from articlebot.corpus.sample import sample_files
 
     questions = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
     queries = [json.loads(line)["query"] for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -440,7 +440,7 @@ def test_rjieba_matches_jieba_on_the_shared_corpus(shared_corpus_dir, tmp_path_f
 
 
 def test_engine_choice():
-    from retrieval.tokenize import Tokenizer, TokenizerConfig, TokenizerError, rjieba
+    from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig, TokenizerError, rjieba
 
     assert Tokenizer(TokenizerConfig(hmm=True)).engine == "jieba"  # rjieba's HMM differs from jieba's
     if rjieba is not None:
