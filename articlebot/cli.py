@@ -10,9 +10,9 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -306,8 +306,13 @@ def make_searcher(store: Store, k1: float | None = None, b: float | None = None,
 
 def bm25_options(func):
     """--k1/--b/--per-article, shared by search and eval (pyserini style: explicit k1 and b)."""
-    func = click.option("--per-article", type=click.IntRange(min=0), default=0, show_default=True,
-                        help="At most this many paragraphs per article (0: no limit).")(func)
+    func = click.option(
+        "--per-article",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="At most this many paragraphs per article (0: no limit).",
+    )(func)
     func = click.option("--b", "b", type=click.FloatRange(0, 1), help="BM25 length normalisation [default: 0.4].")(func)
     func = click.option("--k1", type=click.FloatRange(min=0), help="BM25 term-frequency saturation [default: 0.9].")(func)
     return func
@@ -418,7 +423,11 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
             q = r.question
             expected = f"expected: {q.title or '(any title)'} / {' | '.join(q.answers)}" if q.answerable else "expected no answer"
             got = f"{r.hits[0].title}: {snippet(r.hits[0].text, 60)}" if r.hits else "no hits"
-            where = "" if not q.answerable or not r.hits else (f"  (right at rank {r.rank})" if r.rank else f"  (right not in top {len(r.hits)})")
+            where = (
+                ""
+                if not q.answerable or not r.hits
+                else (f"  (right at rank {r.rank})" if r.rank else f"  (right not in top {len(r.hits)})")
+            )
             click.echo(f"{q.id}  {q.query}  -> {expected}  | got: {got}{where}")
     failed = [
         f"{name} {fmt(metrics[name])} < {minimum}"

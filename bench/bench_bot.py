@@ -61,22 +61,22 @@ import time  # noqa: E402
 from collections import Counter, defaultdict, deque  # noqa: E402
 from contextlib import ExitStack, asynccontextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from importlib import metadata  # noqa: E402
 from unittest import mock  # noqa: E402
 
 import numpy as np  # noqa: E402
+from fake_telegram import Call, FakeTelegram  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 
 import articlebot.bot.app as bot_app  # noqa: E402
-from bench.synthetic import generate  # noqa: E402
 from articlebot.bot.config import BotConfig  # noqa: E402
 from articlebot.bot.library import Library  # noqa: E402
 from articlebot.bot.replies import format_no_answer  # noqa: E402
 from articlebot.corpus.models import Article, Paragraph  # noqa: E402
 from articlebot.corpus.parse import ID_LENGTH  # noqa: E402
 from articlebot.corpus.store import Store  # noqa: E402
-from fake_telegram import Call, FakeTelegram  # noqa: E402
+from bench.synthetic import generate  # noqa: E402
 
 TOKEN = "123:BENCH"
 ARTICLE_PARAGRAPHS = 10
@@ -129,7 +129,7 @@ def make_article(number: int, docs: list[list[str]], published: datetime) -> Art
 
 
 def synthetic_articles(docs: list[list[str]]) -> list[Article]:
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     return [
         make_article(n, docs[i : i + ARTICLE_PARAGRAPHS], start + timedelta(hours=n))
         for n, i in enumerate(range(0, len(docs), ARTICLE_PARAGRAPHS))
@@ -174,13 +174,12 @@ def prepare(args: argparse.Namespace) -> tuple[Library, list[str], dict]:
         print(f"reusing the store {args.db}", flush=True)
     else:
         articles = synthetic_articles(docs)
-        meta = {"paragraphs": args.paragraphs, "articles": len(articles), "seed": args.seed,
-                "store_build_s": fill_store(args.db, articles)}
+        meta = {"paragraphs": args.paragraphs, "articles": len(articles), "seed": args.seed, "store_build_s": fill_store(args.db, articles)}
         print(f"stored {len(articles)} articles in {meta['store_build_s']:.1f} s", flush=True)
     del docs
     library, seconds, built = open_library(args.db)
     if built:
-        meta.update(index_build_s=seconds, index_built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        meta.update(index_build_s=seconds, index_built_at=datetime.now(UTC).isoformat(timespec="seconds"))
         meta_path(args.db).write_text(json.dumps(meta, indent=1))
     meta["index_open_s"], meta["index_built_now"] = seconds, built
     print(f"{'built' if built else 'loaded'} the index in {seconds:.1f} s", flush=True)
@@ -392,8 +391,17 @@ async def run_bot(library: Library, warmup: list[str], alone: list[str], questio
             calls = Counter(c.method for c in fake.calls[mark:] if c.method != "getUpdates")
             attach_typing(samples, fake.calls[mark:])
             router.cancel()
-            return Run(samples, solo_samples, calls, fake.errors(), replies.unexpected, collector.records,
-                       application.concurrent_updates, (load_before, os.getloadavg()[0]), profile)
+            return Run(
+                samples,
+                solo_samples,
+                calls,
+                fake.errors(),
+                replies.unexpected,
+                collector.records,
+                application.concurrent_updates,
+                (load_before, os.getloadavg()[0]),
+                profile,
+            )
     finally:
         logging.getLogger().removeHandler(collector)
 
@@ -483,29 +491,47 @@ def table(r: dict, args: argparse.Namespace) -> str:
         return "met" if ok else "**not met**"
 
     rows = [
-        ("answers/s (questions / wall time, first feed to last reply)", f"{r['rate']:.1f}",
-         f">= {TARGET_RATE:.0f}: {mark(r['rate'] >= TARGET_RATE)}"),
-        ("reply latency p50 / p95 / p99 / max", f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f} / {r['max']:.0f} ms",
-         f"p99 <= {TARGET_P99_MS:.0f} ms: {mark(r['p99'] <= TARGET_P99_MS)}"),
-        ("latency split, p50 / p99: feed -> sendChatAction (delivery, queue); sendChatAction -> answer (search, reply)",
-         f"{r['split_p50'][0]:.0f} / {r['split_p99'][0]:.0f} ms; {r['split_p50'][1]:.0f} / {r['split_p99'][1]:.0f} ms", ""),
-        (f"one question alone (median / max of {r['solo_n']}, asked one at a time before the run)",
-         f"{r['solo_p50']:.1f} / {r['solo_max']:.1f} ms (split {r['solo_split'][0]:.1f} + {r['solo_split'][1]:.1f} ms)", ""),
+        (
+            "answers/s (questions / wall time, first feed to last reply)",
+            f"{r['rate']:.1f}",
+            f">= {TARGET_RATE:.0f}: {mark(r['rate'] >= TARGET_RATE)}",
+        ),
+        (
+            "reply latency p50 / p95 / p99 / max",
+            f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f} / {r['max']:.0f} ms",
+            f"p99 <= {TARGET_P99_MS:.0f} ms: {mark(r['p99'] <= TARGET_P99_MS)}",
+        ),
+        (
+            "latency split, p50 / p99: feed -> sendChatAction (delivery, queue); sendChatAction -> answer (search, reply)",
+            f"{r['split_p50'][0]:.0f} / {r['split_p99'][0]:.0f} ms; {r['split_p50'][1]:.0f} / {r['split_p99'][1]:.0f} ms",
+            "",
+        ),
+        (
+            f"one question alone (median / max of {r['solo_n']}, asked one at a time before the run)",
+            f"{r['solo_p50']:.1f} / {r['solo_max']:.1f} ms (split {r['solo_split'][0]:.1f} + {r['solo_split'][1]:.1f} ms)",
+            "",
+        ),
         ("questions / users / concurrency", f"{r['questions']} / {args.users} / {args.concurrency}", ""),
-        ("replies: passages / \"no answer\" / other", f"{r['answers']} / {r['no_answer']} / {r['other']}", ""),
-        ("search alone (Library.search, one at a time)",
-         f"mean {r['search_mean']:.1f} ms, p99 {r['search_p99']:.1f} ms over {r['search_n']} questions "
-         f"(<= {1000 / r['search_mean']:.0f} answers/s on the one worker)", ""),
+        ('replies: passages / "no answer" / other', f"{r['answers']} / {r['no_answer']} / {r['other']}", ""),
+        (
+            "search alone (Library.search, one at a time)",
+            f"mean {r['search_mean']:.1f} ms, p99 {r['search_p99']:.1f} ms over {r['search_n']} questions "
+            f"(<= {1000 / r['search_mean']:.0f} answers/s on the one worker)",
+            "",
+        ),
         ("Bot API calls per question", ", ".join(f"{m} {n:.2f}" for m, n in r["calls_per_question"].items()), ""),
-        ("store", f"{r['paragraphs']} paragraphs, {r['articles']} articles, {r['store_mb']:.0f} MB "
-                  f"(+ index {r['index_mb']:.0f} MB)", ""),
+        ("store", f"{r['paragraphs']} paragraphs, {r['articles']} articles, {r['store_mb']:.0f} MB (+ index {r['index_mb']:.0f} MB)", ""),
         ("index build (Library over a new store)", index_cell(r), ""),
         ("refused calls / unmatched replies / bot warnings+errors", f"{r['refused']} / {r['unexpected']} / {r['logged']}", ""),
         ("bot setup", f"{setup_label(args)}; updates handled {r['concurrent_updates']} at a time", ""),
-        ("machine", f"{cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-                    f"python-telegram-bot {metadata.version('python-telegram-bot')}; "
-                    f"load average (1 min) {r['load'][0]:.1f} before the run, {r['load'][1]:.1f} after", ""),
-        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), ""),
+        (
+            "machine",
+            f"{cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"python-telegram-bot {metadata.version('python-telegram-bot')}; "
+            f"load average (1 min) {r['load'][0]:.1f} before the run, {r['load'][1]:.1f} after",
+            "",
+        ),
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), ""),
     ]
     lines = ["| measure | value | target |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -523,8 +549,7 @@ def reading(r: dict, args: argparse.Namespace) -> str:
             f"{ceiling:.0f} answers/s, measured {r['rate']:.1f}."
         )
     lines.append(
-        f"- The search worker alone would allow about {1000 / r['search_mean']:.0f} answers/s "
-        f"({r['search_mean']:.1f} ms per search)."
+        f"- The search worker alone would allow about {1000 / r['search_mean']:.0f} answers/s ({r['search_mean']:.1f} ms per search)."
     )
     if r["concurrent_updates"] == 1:
         lines.append(
@@ -546,8 +571,10 @@ def command_line() -> str:
 
 def report(r: dict, args: argparse.Namespace) -> str:
     paragraphs = f"{r['paragraphs']:,}".replace(",", " ")
-    title = (f"### {paragraphs} paragraphs, {r['questions']} questions from {args.users} users, "
-             f"concurrency {args.concurrency} ({setup_label(args)})")
+    title = (
+        f"### {paragraphs} paragraphs, {r['questions']} questions from {args.users} users, "
+        f"concurrency {args.concurrency} ({setup_label(args)})"
+    )
     return "\n\n".join([title, f"`{command_line()}`", table(r, args), reading(r, args)]) + "\n"
 
 
@@ -598,10 +625,18 @@ def print_profile(profile: cProfile.Profile, out: Path) -> None:
 
 
 def profile_group(filename: str) -> str:
-    for marker, group in (("fake_telegram", "the fake (tests/fake_telegram.py)"), ("/bot/", "bot/"),
-                          ("/telegram/", "python-telegram-bot"), ("/httpx/", "httpx"), ("/httpcore/", "httpcore"),
-                          ("/aiohttp/", "aiohttp (the fake's server)"), ("/aiolimiter/", "aiolimiter"),
-                          ("/asyncio/", "asyncio"), ("bench_bot", "this benchmark"), ("/json/", "json")):
+    for marker, group in (
+        ("fake_telegram", "the fake (tests/fake_telegram.py)"),
+        ("/bot/", "bot/"),
+        ("/telegram/", "python-telegram-bot"),
+        ("/httpx/", "httpx"),
+        ("/httpcore/", "httpcore"),
+        ("/aiohttp/", "aiohttp (the fake's server)"),
+        ("/aiolimiter/", "aiolimiter"),
+        ("/asyncio/", "asyncio"),
+        ("bench_bot", "this benchmark"),
+        ("/json/", "json"),
+    ):
         if marker in filename:
             return group
     return "built-ins (select, sockets...)" if filename == "~" else "other"

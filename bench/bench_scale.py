@@ -312,8 +312,7 @@ def main() -> None:
             "wait4_ru_maxrss_of_add_mb": mb(add_maxrss_kb),
             "benchmark_process_peak_rss_mb": mb(bench_peak_kb),
             "processes": sorted(
-                ({**{k: v for k, v in p.items() if k != "peak_kb"}, "peak_rss_mb": mb(p["peak_kb"])}
-                 for p in memory.processes.values()),
+                ({**{k: v for k, v in p.items() if k != "peak_kb"}, "peak_rss_mb": mb(p["peak_kb"])} for p in memory.processes.values()),
                 key=lambda p: -p["peak_rss_mb"],
             ),
         },

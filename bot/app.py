@@ -292,7 +292,7 @@ class Handlers:
         search = asyncio.ensure_future(self.library.search(question, self.config.answers + MORE_PAGES * self.config.page_size))
         try:
             return await asyncio.wait_for(asyncio.shield(search), TYPING_AFTER)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await message.reply_chat_action(ChatAction.TYPING)
             return await search
 

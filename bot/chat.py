@@ -13,8 +13,8 @@ from typing import TextIO
 
 import click
 
-from articlebot.cli import render_hit
 from articlebot.bot.replies import language_of, no_answer_text
+from articlebot.cli import render_hit
 from articlebot.retrieval.search import Hit
 
 PROMPT = "> "

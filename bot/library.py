@@ -12,9 +12,10 @@ import asyncio
 import functools
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from articlebot.corpus.models import Article, ArticleSummary, StoreStats
 from articlebot.corpus.parse import PARSER_VERSION, parse_bytes

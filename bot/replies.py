@@ -207,7 +207,7 @@ def format_inline_result(hit: Hit) -> tuple[str, str, str]:
 
 
 def language_of(language_code: str | None) -> str:
-    """"en" for English-speaking users (language_code en, en-US...), else "zh"."""
+    """ "en" for English-speaking users (language_code en, en-US...), else "zh"."""
     return "en" if (language_code or "").lower().startswith("en") else "zh"
 
 
@@ -252,8 +252,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/stats library figures",
     },
     "help_admin": {
-        "zh": "\n\n<b>管理员</b>\n• 发送文件（.md .markdown .html .htm .txt，最大 {mb} MB）即可加入文章库。\n"
-        "• /remove 文章ID 删除文章。",
+        "zh": "\n\n<b>管理员</b>\n• 发送文件（.md .markdown .html .htm .txt，最大 {mb} MB）即可加入文章库。\n• /remove 文章ID 删除文章。",
         "en": "\n\n<b>Admins</b>\n• Send a file (.md .markdown .html .htm .txt, up to {mb} MB) to add it to the library.\n"
         "• /remove ARTICLE_ID removes an article.",
     },

@@ -26,11 +26,48 @@ HTML_PARSER = "lxml"
 
 BLOCK_TAGS = frozenset(
     {
-        "address", "article", "blockquote", "body", "center", "dd", "details", "dialog",
-        "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "h1", "h2", "h3",
-        "h4", "h5", "h6", "header", "hgroup", "hr", "html", "li", "main", "menu", "ol",
-        "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead",
-        "tr", "ul", "caption",
+        "address",
+        "article",
+        "blockquote",
+        "body",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "menu",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+        "caption",
     }
 )
 _SKIPPED_STRINGS = (Comment, Doctype, Declaration, ProcessingInstruction, CData)
@@ -180,9 +217,7 @@ def _looks_like_heading(text: str) -> bool:
 
 def _is_data_row(row: Tag) -> bool:
     cells = row.find_all(["td", "th"], recursive=False)
-    return len(cells) >= 2 and not any(
-        cell.find(lambda t: t.name in BLOCK_TAGS or t.name == "br") for cell in cells
-    )
+    return len(cells) >= 2 and not any(cell.find(lambda t: t.name in BLOCK_TAGS or t.name == "br") for cell in cells)
 
 
 def _walk(root: Tag, out: _LineCollector) -> None:

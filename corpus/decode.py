@@ -29,7 +29,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return _checked(data[len(bom):].decode(encoding), encoding)
+                return _checked(data[len(bom) :].decode(encoding), encoding)
             except UnicodeDecodeError as exc:
                 raise UndecodableError(f"invalid {encoding} after its byte-order mark ({exc.reason})")
     if b"\x00" in data:

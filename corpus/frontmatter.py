@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 
 import yaml
@@ -41,7 +41,7 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
         data = {}
     if not isinstance(data, dict):
         raise FrontMatterError(f"front matter must be a mapping of fields, got {type(data).__name__}")
-    return data, text[match.end():]
+    return data, text[match.end() :]
 
 
 def _looks_like_yaml_keys(text: str) -> bool:
@@ -62,14 +62,14 @@ def parse_date(value: object, field: str = "date") -> datetime:
         parsed = datetime.combine(value, time())
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise ValueError(f"field '{field}': date out of range: {value!r}") from None
     elif isinstance(value, str) and value.strip():
         parsed = _parse_date_string(value.strip(), field)
     else:
         raise ValueError(f"field '{field}': not a date: {value!r}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _parse_date_string(text: str, field: str) -> datetime:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from articlebot.corpus.errors import ArticlebotError, ParseError
 from articlebot.corpus.models import Article
@@ -98,9 +98,7 @@ def add_paths(
             report.failed.append({"path": str(path), "error": str(exc)})
         else:
             setattr(report, status, getattr(report, status) + 1)
-            report.articles.append(
-                {"id": article.id, "title": article.title, "paragraphs": len(article.paragraphs), "status": status}
-            )
+            report.articles.append({"id": article.id, "title": article.title, "paragraphs": len(article.paragraphs), "status": status})
     return report
 
 

@@ -57,9 +57,7 @@ class Article:
             "paragraph_count": len(self.paragraphs),
         }
         if with_paragraphs:
-            data["paragraphs"] = [
-                {"index": p.index, "section": p.section, "text": p.text} for p in self.paragraphs
-            ]
+            data["paragraphs"] = [{"index": p.index, "section": p.section, "text": p.text} for p in self.paragraphs]
         return data
 
 

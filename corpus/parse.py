@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import stat
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -274,8 +274,7 @@ def _build_article(fields: dict, blocks: list[clean.Block], digest: str, source_
         items.extend((piece, section) for piece in split_long(block.text))
     article_id = digest[:ID_LENGTH]
     paragraphs = tuple(
-        Paragraph(article_id=article_id, index=i, text=text, section=sec)
-        for i, (text, sec) in enumerate(merge_short(items))
+        Paragraph(article_id=article_id, index=i, text=text, section=sec) for i, (text, sec) in enumerate(merge_short(items))
     )
     if not paragraphs:
         raise ValueError("no article text found (every block was empty or boilerplate)")

@@ -11,9 +11,32 @@ import re
 
 # Elements whose content a reader never sees as article text.
 DROP_TAGS = (
-    "script", "style", "noscript", "iframe", "template", "svg", "canvas", "object",
-    "embed", "form", "button", "input", "select", "textarea", "audio", "video",
-    "nav", "aside", "footer", "header", "head", "link", "meta", "title", "noembed", "noframes",
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "template",
+    "svg",
+    "canvas",
+    "object",
+    "embed",
+    "form",
+    "button",
+    "input",
+    "select",
+    "textarea",
+    "audio",
+    "video",
+    "nav",
+    "aside",
+    "footer",
+    "header",
+    "head",
+    "link",
+    "meta",
+    "title",
+    "noembed",
+    "noframes",
 )
 
 # CSS selectors of boilerplate blocks seen on real pages (ads, QR promos, share bars,
@@ -44,8 +67,25 @@ DROP_SELECTORS = (
 # appear as a whole word in its class or id. Inline elements are never dropped by
 # class: IT之家 wraps the outlet name at the start of a sentence in <a class="s_tag">.
 BOILERPLATE_CLASS_WORDS = frozenset(
-    {"ad", "ads", "banner", "sidebar", "footer", "header", "nav", "menu", "toolbar",
-     "sponsor", "promo", "popup", "modal", "cookie", "subscribe", "newsletter", "tags"}
+    {
+        "ad",
+        "ads",
+        "banner",
+        "sidebar",
+        "footer",
+        "header",
+        "nav",
+        "menu",
+        "toolbar",
+        "sponsor",
+        "promo",
+        "popup",
+        "modal",
+        "cookie",
+        "subscribe",
+        "newsletter",
+        "tags",
+    }
 )
 BLOCK_TAGS_DROPPABLE_BY_CLASS = ("div", "p", "section", "ul", "ol", "table", "header")
 
@@ -76,9 +116,7 @@ JUNK_LINE_PATTERNS = tuple(
 )
 
 # The 原标题 ("original title") line of reposted Chinese news.
-ORIGINAL_TITLE_PATTERN = re.compile(
-    r"^[（(]?\s*原标题\s*[：:]\s*(?P<title>.+?)\s*[)）]?(?:\s+来源\s*[：:].{0,30})?$"
-)
+ORIGINAL_TITLE_PATTERN = re.compile(r"^[（(]?\s*原标题\s*[：:]\s*(?P<title>.+?)\s*[)）]?(?:\s+来源\s*[：:].{0,30})?$")
 
 # A byline: the reporter (and optional photographer/correspondent) on a line of its own.
 # 新京报记者 徐美慧 / 本报记者 张三 李四 / 记者：王五 / 文/赵六 / 通讯员 孙七

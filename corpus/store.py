@@ -14,7 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -157,9 +157,7 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                self._conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 # Identifies this store, so an index saved beside it is never applied to
                 # another store that reuses the same path (paragraph ids restart there).
                 self._conn.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
@@ -227,9 +225,7 @@ class Store:
             raise ValueError(f"{article.source_path}: published must be timezone-aware")
         conn = self._conn
         with self._writing(f"add article {article.id} ({article.source_path})"):
-            same = conn.execute(
-                "SELECT parser_version FROM articles WHERE content_hash = ?", (article.content_hash,)
-            ).fetchone()
+            same = conn.execute("SELECT parser_version FROM articles WHERE content_hash = ?", (article.content_hash,)).fetchone()
             if same is not None and same[0] >= parser_version:
                 # The content is stored (maybe under another path); a different, older
                 # article still recorded at this path is now stale: the file was overwritten.
@@ -265,7 +261,7 @@ class Store:
                 article.source_path,
                 article.content_hash,
                 parser_version,
-                datetime.now(timezone.utc).isoformat(),
+                datetime.now(UTC).isoformat(),
             ),
         )
         self._conn.executemany(
@@ -289,9 +285,7 @@ class Store:
             return key
         if len(key) < MIN_PREFIX:
             raise ArticleNotFound(f"no article with id '{key}' (an id prefix needs at least {MIN_PREFIX} characters)")
-        rows = self._conn.execute(
-            "SELECT id, title FROM articles WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id", (key,)
-        ).fetchall()
+        rows = self._conn.execute("SELECT id, title FROM articles WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id", (key,)).fetchall()
         if not rows:
             raise ArticleNotFound(f"no article with id '{key}'")
         if len(rows) > 1:
@@ -339,16 +333,12 @@ class Store:
         julianday() compares instants, so dates written with different UTC
         offsets still sort correctly (plain text order would not).
         """
-        rows = self._conn.execute(
-            _SUMMARY_SELECT + " ORDER BY a.published IS NULL, julianday(a.published) DESC, a.title, a.id"
-        )
+        rows = self._conn.execute(_SUMMARY_SELECT + " ORDER BY a.published IS NULL, julianday(a.published) DESC, a.title, a.id")
         return [_summary(r) for r in rows]
 
     def stats(self) -> StoreStats:
         articles = len(self)
-        paragraphs, characters = self._conn.execute(
-            "SELECT count(*), coalesce(sum(length(text)), 0) FROM paragraphs"
-        ).fetchone()
+        paragraphs, characters = self._conn.execute("SELECT count(*), coalesce(sum(length(text)), 0) FROM paragraphs").fetchone()
         last = self._conn.execute(_SUMMARY_SELECT + " ORDER BY a.added_at DESC, a.rowid DESC LIMIT 1").fetchone()
         return StoreStats(
             articles=articles,
@@ -356,9 +346,7 @@ class Store:
             characters=characters,
             last_added=_summary(last) if last else None,
             db_path=self.path,
-            schema_version=int(
-                self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-            ),
+            schema_version=int(self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]),
         )
 
     def __len__(self) -> int:

@@ -34,9 +34,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from articlebot.corpus.errors import ArticlebotError
 
@@ -343,9 +344,7 @@ class QueryResult:
             "rr@10": self.rr(),
             "ndcg@10": self.ndcg(),
             "latency_ms": round(self.latency_ms, 3),
-            "top": None
-            if top is None
-            else {"docid": top.docid, "title": top.title, "snippet": snippet(top.text), "score": top.score},
+            "top": None if top is None else {"docid": top.docid, "title": top.title, "snippet": snippet(top.text), "score": top.score},
             "hits": [h.docid for h in self.hits],
         }
 
@@ -378,9 +377,7 @@ class EvalReport:
             values[f"recall@{k}"] = _mean([r.recall(k) for r in answerable])
         values["mrr@10"] = _mean([r.rr() for r in answerable])
         values["ndcg@10"] = _mean([r.ndcg() for r in answerable])
-        values.update(
-            refusal_metrics([not r.question.answerable for r in self.results], [r.refused for r in self.results])
-        )
+        values.update(refusal_metrics([not r.question.answerable for r in self.results], [r.refused for r in self.results]))
         latencies = [r.latency_ms for r in self.results]
         values["latency_ms_p50"] = percentile(latencies, 50)
         values["latency_ms_p99"] = percentile(latencies, 99)
@@ -399,8 +396,7 @@ class EvalReport:
             "answerable": len(self.answerable),
             "no_answer": len(self.no_answer),
             "metrics": {
-                name: round(value, 3) if value is not None and name.startswith("latency") else value
-                for name, value in self.metrics.items()
+                name: round(value, 3) if value is not None and name.startswith("latency") else value for name, value in self.metrics.items()
             },
             "results": [r.to_dict() for r in self.results],
         }
@@ -442,11 +438,7 @@ def write_trec_run(report: EvalReport, path: str | Path, tag: str = "articlebot"
     """
     if not tag or any(c.isspace() for c in tag):
         raise ValueError(f"a TREC run tag has no spaces: {tag!r}")
-    lines = [
-        f"{r.question.id} Q0 {hit.docid} {rank} {hit.score:.6f} {tag}\n"
-        for r in report.results
-        for rank, hit in enumerate(r.hits, 1)
-    ]
+    lines = [f"{r.question.id} Q0 {hit.docid} {rank} {hit.score:.6f} {tag}\n" for r in report.results for rank, hit in enumerate(r.hits, 1)]
     try:
         with open(path, "w", encoding="utf-8") as out:
             out.writelines(lines)

@@ -23,9 +23,9 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -369,8 +369,17 @@ class Index:
                 continue
             terms = place[held]
             docs, scores, n = kernels.top_k_segment(
-                segment, float(params.k1), float(params.b), self.avgdl, self._ratio_bound(segment, terms, params),
-                self._ratio_max(segment, params), terms, weights[held], self._scratch(segment), k, floor,
+                segment,
+                float(params.k1),
+                float(params.b),
+                self.avgdl,
+                self._ratio_bound(segment, terms, params),
+                self._ratio_max(segment, params),
+                terms,
+                weights[held],
+                self._scratch(segment),
+                k,
+                floor,
             )
             best_pids.append(segment.doc_pid[docs])
             best_scores.append(scores)
@@ -392,8 +401,16 @@ class Index:
             return
         for segment in self.segments[:1]:  # an empty question, with the real array types
             kernels.top_k_segment(
-                segment, 1.0, 0.5, max(self.avgdl, 1.0), np.zeros(0), self._ratio_max(segment, BM25Params()),
-                np.zeros(0, dtype=np.int64), np.zeros(0), self._scratch(segment), 1,
+                segment,
+                1.0,
+                0.5,
+                max(self.avgdl, 1.0),
+                np.zeros(0),
+                self._ratio_max(segment, BM25Params()),
+                np.zeros(0, dtype=np.int64),
+                np.zeros(0),
+                self._scratch(segment),
+                1,
             )
 
     # --- persistence ----------------------------------------------------------------
@@ -428,13 +445,12 @@ class Index:
         _remove_unreferenced(directory, new_manifest)
 
     @classmethod
-    def load(cls, directory: Path) -> "Index":
+    def load(cls, directory: Path) -> Index:
         manifest = _read_manifest(directory)
         gen = manifest["generation"]
         try:
             segments = [
-                Segment.load(directory / e["name"], directory / e["deleted"] if e["deleted"] else None)
-                for e in manifest["segments"]
+                Segment.load(directory / e["name"], directory / e["deleted"] if e["deleted"] else None) for e in manifest["segments"]
             ]
             index = cls(
                 fingerprint=manifest["fingerprint"],
@@ -486,9 +502,7 @@ def _read_manifest(directory: Path) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise IndexFormatError(f"{directory} does not hold an articlebot index")
     if data.get("version") != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"index at {directory} has format version {data.get('version')}, this articlebot reads {FORMAT_VERSION}"
-        )
+        raise IndexFormatError(f"index at {directory} has format version {data.get('version')}, this articlebot reads {FORMAT_VERSION}")
     return data
 
 

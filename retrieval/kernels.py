@@ -121,7 +121,29 @@ def _norm(dl, k1, one_minus_b, b, avgdl):
     return k1 * (one_minus_b + (b * np.float64(dl)) / avgdl)
 
 
-def _top_k_segment(post_ptr, post_doc, post_tf, doc_len, k1, b, avgdl, term_idx, weights, ratio_bound, ratio_max, k1p1, deleted, acc, state, touched, k, top_doc, top_score, buf, floor):
+def _top_k_segment(
+    post_ptr,
+    post_doc,
+    post_tf,
+    doc_len,
+    k1,
+    b,
+    avgdl,
+    term_idx,
+    weights,
+    ratio_bound,
+    ratio_max,
+    k1p1,
+    deleted,
+    acc,
+    state,
+    touched,
+    k,
+    top_doc,
+    top_score,
+    buf,
+    floor,
+):
     """Score one segment; fill top_doc/top_score (length k); return (matched, kept).
 
     ratio_bound[j]: an upper bound of term j's saturated tf in this segment (from its
@@ -300,8 +322,27 @@ def top_k_segment(segment, k1, b, avgdl, ratio_bound, ratio_max, term_idx, weigh
     top_score = np.empty(k, dtype=np.float64)
     buf = np.empty(k, dtype=np.float64)
     matched, kept = _kernel()(
-        segment.post_ptr, segment.post_doc, segment.post_tf, segment.doc_len, k1, b, avgdl, term_idx, weights, ratio_bound, ratio_max,
-        k1 + 1.0, segment.deleted, acc, state, touched, k, top_doc, top_score, buf, floor,
+        segment.post_ptr,
+        segment.post_doc,
+        segment.post_tf,
+        segment.doc_len,
+        k1,
+        b,
+        avgdl,
+        term_idx,
+        weights,
+        ratio_bound,
+        ratio_max,
+        k1 + 1.0,
+        segment.deleted,
+        acc,
+        state,
+        touched,
+        k,
+        top_doc,
+        top_score,
+        buf,
+        floor,
     )
     return top_doc[:kept], top_score[:kept], matched
 

@@ -16,10 +16,10 @@ import ctypes
 import hashlib
 import os
 import shutil
-from itertools import chain
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class Segment:
     name: str | None = None  # directory name once saved
 
     @classmethod
-    def build(cls, pids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> "Segment":
+    def build(cls, pids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> Segment:
         """Invert a batch of tokenized documents (vectorised: one dictionary lookup per
         token in Python, the grouping and counting in numpy)."""
         doc_len = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
@@ -186,13 +186,10 @@ class Segment:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, directory: Path, deleted_file: Path | None) -> "Segment":
+    def load(cls, directory: Path, deleted_file: Path | None) -> Segment:
         # Memory-mapped, then viewed as plain ndarrays: numpy.memmap's slicing goes through
         # Python-level hooks that cost more than the postings work on small queries.
-        arrays = {
-            name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
-            for name in ARRAYS
-        }
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray) for name in ARRAYS}
         n_docs = len(arrays["doc_pid"])
         if deleted_file is not None:
             deleted = np.array(np.load(deleted_file, allow_pickle=False), dtype=bool)
@@ -262,8 +259,7 @@ def merge(segments: Sequence[Segment]) -> Segment:
         post_ptr=post_ptr,
         post_doc=post_doc,
         post_tf=post_tf,
-        doc_pid=np.concatenate([s.doc_pid[d] for s, d in zip(segments, live_docs)]).astype(np.int64)
-        if segments else np.zeros(0, np.int64),
+        doc_pid=np.concatenate([s.doc_pid[d] for s, d in zip(segments, live_docs)]).astype(np.int64) if segments else np.zeros(0, np.int64),
         doc_len=doc_len,
         **term_stats(post_ptr, post_doc, post_tf, doc_len),
         deleted=np.zeros(int(doc_offset[-1]), dtype=bool),

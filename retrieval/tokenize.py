@@ -110,10 +110,7 @@ def load_user_dict(path: str | os.PathLike) -> list[tuple[str, int | None]]:
             if freq == 0:
                 raise TokenizerError(f"{shown}, line {lineno}: the frequency must be 1 or more: {line!r}")
         if len(rest) > 1 or (rest and not _TAG.fullmatch(rest[0])):  # jieba's own format allows `word tag`
-            raise TokenizerError(
-                f"{shown}, line {lineno}: expected 'word [frequency] [tag]' with a whole-number "
-                f"frequency: {line!r}"
-            )
+            raise TokenizerError(f"{shown}, line {lineno}: expected 'word [frequency] [tag]' with a whole-number frequency: {line!r}")
         entries.append((normalize(word), freq))
     return entries
 

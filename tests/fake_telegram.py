@@ -32,8 +32,9 @@ import mimetypes
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -52,17 +53,44 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files
 # Parameters that are text even when they look like JSON ("123", "true", "[x]").
 _STRING_PARAMS = frozenset(
     {
-        "text", "caption", "query", "data", "callback_query_id", "inline_query_id", "file_id",
-        "action", "parse_mode", "url", "description", "short_description", "name", "title",
-        "language_code", "secret_token", "next_offset", "switch_pm_text", "switch_pm_parameter",
-        "inline_message_id", "emoji", "message_effect_id", "business_connection_id",
+        "text",
+        "caption",
+        "query",
+        "data",
+        "callback_query_id",
+        "inline_query_id",
+        "file_id",
+        "action",
+        "parse_mode",
+        "url",
+        "description",
+        "short_description",
+        "name",
+        "title",
+        "language_code",
+        "secret_token",
+        "next_offset",
+        "switch_pm_text",
+        "switch_pm_parameter",
+        "inline_message_id",
+        "emoji",
+        "message_effect_id",
+        "business_connection_id",
     }
 )
 
 CHAT_ACTIONS = frozenset(
     {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
         "upload_video_note",
     }
 )
@@ -87,15 +115,41 @@ class HtmlError(ValueError):
 
 ALLOWED_TAGS = frozenset(
     {
-        "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler",
-        "tg-emoji", "span", "pre", "code", "blockquote",
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
     }
 )
 _ENTITY_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "a": "text_link", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "a": "text_link",
+    "tg-emoji": "custom_emoji",
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
@@ -166,7 +220,7 @@ def parse_html(text: str, strict_ampersand: bool = True) -> tuple[str, list[dict
                 continue
             if strict_ampersand:
                 raise HtmlError(
-                    f"Unescaped \"&\" at byte offset {byte_offset(i)}: write &amp; "
+                    f'Unescaped "&" at byte offset {byte_offset(i)}: write &amp; '
                     "(fake server: stricter than Telegram, which keeps a bare & as text)"
                 )
         if c != "<":
@@ -189,10 +243,7 @@ def parse_html(text: str, strict_ampersand: bool = True) -> tuple[str, list[dict
                 raise HtmlError(f"Unclosed end tag at byte offset {byte_offset(begin)}")
             tag, argument, start = stack.pop()
             if end_name and end_name != tag:
-                raise HtmlError(
-                    f'Unmatched end tag at byte offset {byte_offset(begin)}, expected "</{tag}>", '
-                    f'found "</{end_name}>"'
-                )
+                raise HtmlError(f'Unmatched end tag at byte offset {byte_offset(begin)}, expected "</{tag}>", found "</{end_name}>"')
             i = j + 1
             length = u16 - start
             if length > 0:
@@ -231,9 +282,7 @@ def parse_html(text: str, strict_ampersand: bool = True) -> tuple[str, list[dict
                 i += 1
             name = text[name_start:i].lower()
             if not name:
-                raise HtmlError(
-                    f'Empty attribute name in the tag "{tag}" at byte offset {byte_offset(begin)}'
-                )
+                raise HtmlError(f'Empty attribute name in the tag "{tag}" at byte offset {byte_offset(begin)}')
             while i < n and text[i].isspace():
                 i += 1
             if i >= n or text[i] != "=":
@@ -241,8 +290,7 @@ def parse_html(text: str, strict_ampersand: bool = True) -> tuple[str, list[dict
                     argument = "expandable"
                     continue
                 raise HtmlError(
-                    f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
-                    f"at byte offset {byte_offset(begin)}"
+                    f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {byte_offset(begin)}'
                 )
             i += 1
             while i < n and text[i].isspace():
@@ -255,9 +303,7 @@ def parse_html(text: str, strict_ampersand: bool = True) -> tuple[str, list[dict
                     i += 1
                 value = text[token_start:i].lower()
                 if i >= n or (not text[i].isspace() and text[i] != ">"):
-                    raise HtmlError(
-                        f"Unexpected end of name token at byte offset {byte_offset(token_start)}"
-                    )
+                    raise HtmlError(f"Unexpected end of name token at byte offset {byte_offset(token_start)}")
             else:
                 quote = text[i]
                 i += 1
@@ -279,9 +325,7 @@ def parse_html(text: str, strict_ampersand: bool = True) -> tuple[str, list[dict
                 argument = value
             elif tag == "code" and name == "class" and value.startswith("language-"):
                 argument = value[len("language-") :]
-            elif tag == "span" and name == "class" and value.startswith("tg-"):
-                argument = value
-            elif tag == "tg-emoji" and name == "emoji-id":
+            elif tag == "span" and name == "class" and value.startswith("tg-") or tag == "tg-emoji" and name == "emoji-id":
                 argument = value
             elif tag == "blockquote" and name == "expandable":
                 argument = "expandable"
@@ -316,9 +360,16 @@ def _strip_message(plain: str, entities: list[dict]) -> tuple[str, list[dict]]:
     return stripped, kept
 
 
-def check_text(text: Any, parse_mode: str | None, entities: Any = None, *, limit: int = MAX_MESSAGE_LENGTH,
-               strict_ampersand: bool = True, empty_error: str = "message text is empty",
-               long_error: str = "message is too long") -> tuple[str, list[dict]]:
+def check_text(
+    text: Any,
+    parse_mode: str | None,
+    entities: Any = None,
+    *,
+    limit: int = MAX_MESSAGE_LENGTH,
+    strict_ampersand: bool = True,
+    empty_error: str = "message text is empty",
+    long_error: str = "message is too long",
+) -> tuple[str, list[dict]]:
     """Validate a message text like the Bot API does; returns (plain text, entities)."""
     if text is None or text == "":
         raise BadRequest(f"Bad Request: {empty_error}")
@@ -352,15 +403,29 @@ def check_reply_markup(markup: Any) -> None:
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-            raise BadRequest("Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays")
+            raise BadRequest('Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not button.get("text"):
-                    raise BadRequest("Bad Request: BUTTON_TEXT_EMPTY" if isinstance(button, dict) else "Bad Request: can't parse inline keyboard button")
-                kinds = [k for k in ("callback_data", "url", "switch_inline_query",
-                                     "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                                     "login_url", "web_app", "pay", "callback_game", "copy_text")
-                         if k in button]
+                    raise BadRequest(
+                        "Bad Request: BUTTON_TEXT_EMPTY" if isinstance(button, dict) else "Bad Request: can't parse inline keyboard button"
+                    )
+                kinds = [
+                    k
+                    for k in (
+                        "callback_data",
+                        "url",
+                        "switch_inline_query",
+                        "switch_inline_query_current_chat",
+                        "switch_inline_query_chosen_chat",
+                        "login_url",
+                        "web_app",
+                        "pay",
+                        "callback_game",
+                        "copy_text",
+                    )
+                    if k in button
+                ]
                 if len(kinds) != 1:
                     raise BadRequest("Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
                 if "callback_data" in button:
@@ -492,7 +557,7 @@ class FakeTelegram:
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
-    async def start(self) -> "FakeTelegram":
+    async def start(self) -> FakeTelegram:
         self._update_event = asyncio.Event()
         self._call_event = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -516,7 +581,7 @@ class FakeTelegram:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "FakeTelegram":
+    async def __aenter__(self) -> FakeTelegram:
         return await self.start()
 
     async def __aexit__(self, *exc_info) -> None:
@@ -527,22 +592,29 @@ class FakeTelegram:
         """A position in the call log: pass it as `since=` to only look at later calls."""
         return len(self.calls)
 
-    def calls_of(self, method: str | None = None, predicate: Callable[[Call], bool] | None = None,
-                 *, since: int = 0, ok: bool | None = True) -> list[Call]:
+    def calls_of(
+        self, method: str | None = None, predicate: Callable[[Call], bool] | None = None, *, since: int = 0, ok: bool | None = True
+    ) -> list[Call]:
         """Recorded calls of `method` (any method when None); `ok=None` includes failed ones."""
         return [
-            c for c in self.calls[since:]
-            if (method is None or c.method == method)
-            and (ok is None or c.ok == ok)
-            and (predicate is None or predicate(c))
+            c
+            for c in self.calls[since:]
+            if (method is None or c.method == method) and (ok is None or c.ok == ok) and (predicate is None or predicate(c))
         ]
 
     def errors(self, since: int = 0) -> list[Call]:
         """Calls the fake refused because of the request (4xx other than injected faults)."""
         return [c for c in self.calls[since:] if 400 <= c.status < 500 and c.status != 429]
 
-    async def wait_for(self, method: str | tuple[str, ...], predicate: Callable[[Call], bool] | None = None,
-                       timeout: float = 5.0, *, since: int = 0, ok: bool | None = True) -> Call:
+    async def wait_for(
+        self,
+        method: str | tuple[str, ...],
+        predicate: Callable[[Call], bool] | None = None,
+        timeout: float = 5.0,
+        *,
+        since: int = 0,
+        ok: bool | None = True,
+    ) -> Call:
         """Wait until a call of `method` (or of any of a tuple of methods), matching
         `predicate` and successful (ok=False: refused, ok=None: either), was answered; return
         the first one at or after `since`. Raises AssertionError listing the calls on timeout."""
@@ -566,7 +638,7 @@ class FakeTelegram:
                 )
             try:
                 await asyncio.wait_for(event.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def wait_idle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
@@ -586,8 +658,9 @@ class FakeTelegram:
         event.set()
 
     # --- fault injection ----------------------------------------------------------------
-    def fail_next(self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1,
-                  description: str | None = None) -> None:
+    def fail_next(
+        self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1, description: str | None = None
+    ) -> None:
         """Answer the next `times` calls of `method` with an error (429 carries retry_after)."""
         self._failures.setdefault(method, []).append(_Failure(status, retry_after, times, description))
 
@@ -605,17 +678,16 @@ class FakeTelegram:
         return rule
 
     # --- building updates --------------------------------------------------------------
-    def user(self, user_id: int, *, language_code: str | None = "zh-hans", first_name: str | None = None,
-             username: str | None = None) -> dict:
-        user = {"id": user_id, "is_bot": False, "first_name": first_name or f"User{user_id}",
-                "username": username or f"user{user_id}"}
+    def user(
+        self, user_id: int, *, language_code: str | None = "zh-hans", first_name: str | None = None, username: str | None = None
+    ) -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": first_name or f"User{user_id}", "username": username or f"user{user_id}"}
         if language_code:
             user["language_code"] = language_code
         self.users[user_id] = user
         return user
 
-    def chat(self, chat_id: int, chat_type: str = "private", user: dict | None = None,
-             title: str | None = None) -> dict:
+    def chat(self, chat_id: int, chat_type: str = "private", user: dict | None = None, title: str | None = None) -> dict:
         if chat_type == "private":
             chat = {"id": chat_id, "type": "private"}
             if user:
@@ -645,21 +717,25 @@ class FakeTelegram:
         """bot_command and mention entities as Telegram marks them (UTF-16 offsets)."""
         entities = []
         for match in re.finditer(r"(?<![\w/@])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])", text):
-            entities.append({"type": "bot_command", "offset": utf16_len(text[: match.start()]),
-                             "length": utf16_len(match.group())})
+            entities.append({"type": "bot_command", "offset": utf16_len(text[: match.start()]), "length": utf16_len(match.group())})
         for match in re.finditer(r"(?<![\w@/])@[A-Za-z][A-Za-z0-9_]{3,31}(?!\w)", text):
             if text[max(match.start() - 1, 0)] == "/" or any(
-                e["type"] == "bot_command" and e["offset"] <= utf16_len(text[: match.start()]) < e["offset"] + e["length"]
-                for e in entities
+                e["type"] == "bot_command" and e["offset"] <= utf16_len(text[: match.start()]) < e["offset"] + e["length"] for e in entities
             ):
                 continue
-            entities.append({"type": "mention", "offset": utf16_len(text[: match.start()]),
-                             "length": utf16_len(match.group())})
+            entities.append({"type": "mention", "offset": utf16_len(text[: match.start()]), "length": utf16_len(match.group())})
         entities.sort(key=lambda e: e["offset"])
         return entities
 
-    def _new_message(self, chat_id: int, user_id: int | None, chat_type: str, language_code: str | None,
-                     reply_to_bot: bool, reply_to_message_id: int | None) -> dict:
+    def _new_message(
+        self,
+        chat_id: int,
+        user_id: int | None,
+        chat_type: str,
+        language_code: str | None,
+        reply_to_bot: bool,
+        reply_to_message_id: int | None,
+    ) -> dict:
         if user_id is None:
             if chat_type != "private":
                 raise ValueError("a group message needs user_id")
@@ -680,10 +756,15 @@ class FakeTelegram:
         elif reply_to_bot:
             replied = self.last_bot_message(chat_id)
             if replied is None:  # the bot said something earlier, before the fake saw it
-                replied = self._store_message({
-                    "message_id": next(self._message_ids), "date": int(time.time()) - 60,
-                    "chat": chat, "from": self.bot_user, "text": "……",
-                })
+                replied = self._store_message(
+                    {
+                        "message_id": next(self._message_ids),
+                        "date": int(time.time()) - 60,
+                        "chat": chat,
+                        "from": self.bot_user,
+                        "text": "……",
+                    }
+                )
         if replied is not None:
             message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
         return message
@@ -696,17 +777,34 @@ class FakeTelegram:
         mine = [m for (cid, _), m in self.messages.items() if cid == chat_id and m["from"]["id"] == self.bot_id]
         return max(mine, key=lambda m: m["message_id"]) if mine else None
 
-    def feed_message(self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = "private",
-                     reply_to_bot: bool = False, reply_to_message_id: int | None = None,
-                     entities: list[dict] | None = None, language_code: str | None = "zh-hans",
-                     forward_from: int | None = None) -> dict:
+    def feed_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        reply_to_bot: bool = False,
+        reply_to_message_id: int | None = None,
+        entities: list[dict] | None = None,
+        language_code: str | None = "zh-hans",
+        forward_from: int | None = None,
+    ) -> dict:
         """Queue a text message update; returns the message. `entities=None` computes the
         bot_command and mention entities Telegram would send; pass [] for none.
         `forward_from=<user id>` makes it a message forwarded from that user (Telegram keeps
         the original's entities, commands included)."""
-        message = self._text_message(chat_id, text, user_id=user_id, chat_type=chat_type, reply_to_bot=reply_to_bot,
-                                     reply_to_message_id=reply_to_message_id, entities=entities,
-                                     language_code=language_code, forward_from=forward_from)
+        message = self._text_message(
+            chat_id,
+            text,
+            user_id=user_id,
+            chat_type=chat_type,
+            reply_to_bot=reply_to_bot,
+            reply_to_message_id=reply_to_message_id,
+            entities=entities,
+            language_code=language_code,
+            forward_from=forward_from,
+        )
         self._push({"message": message})
         return message
 
@@ -716,18 +814,30 @@ class FakeTelegram:
         message = self._text_message(chat_id, text, **kwargs)
         return {"update_id": next(self._update_ids), "message": message}
 
-    def _text_message(self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = "private",
-                      reply_to_bot: bool = False, reply_to_message_id: int | None = None,
-                      entities: list[dict] | None = None, language_code: str | None = "zh-hans",
-                      forward_from: int | None = None) -> dict:
+    def _text_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        reply_to_bot: bool = False,
+        reply_to_message_id: int | None = None,
+        entities: list[dict] | None = None,
+        language_code: str | None = "zh-hans",
+        forward_from: int | None = None,
+    ) -> dict:
         message = self._new_message(chat_id, user_id, chat_type, language_code, reply_to_bot, reply_to_message_id)
         message["text"] = text
         ents = self.auto_entities(text) if entities is None else entities
         if ents:
             message["entities"] = ents
         if forward_from is not None:
-            message["forward_origin"] = {"type": "user", "date": int(time.time()) - 3600,
-                                         "sender_user": self.user(forward_from, language_code=None)}
+            message["forward_origin"] = {
+                "type": "user",
+                "date": int(time.time()) - 3600,
+                "sender_user": self.user(forward_from, language_code=None),
+            }
         return self._store_message(message)
 
     def set_chat_member(self, chat_id: int, user_id: int, status: str = "administrator") -> None:
@@ -739,8 +849,15 @@ class FakeTelegram:
             self.chat(chat_id, "supergroup")
         self.chat_members.setdefault(chat_id, {})[user_id] = status
 
-    def add_file(self, data: bytes, *, file_name: str | None = None, file_size: int | None = None,
-                 file_id: str | None = None, file_unique_id: str | None = None) -> FakeFile:
+    def add_file(
+        self,
+        data: bytes,
+        *,
+        file_name: str | None = None,
+        file_size: int | None = None,
+        file_id: str | None = None,
+        file_unique_id: str | None = None,
+    ) -> FakeFile:
         number = next(self._file_ids)
         fake_file = FakeFile(
             file_id=file_id or f"BQACAgIAAxkBAAI{number:06d}fake",
@@ -752,18 +869,28 @@ class FakeTelegram:
         self.files[fake_file.file_id] = fake_file
         return fake_file
 
-    def feed_document(self, chat_id: int, data: bytes, file_name: str = "article.md", *,
-                      user_id: int | None = None, chat_type: str = "private", mime_type: str | None = None,
-                      file_size: int | None = None, file_id: str | None = None,
-                      file_unique_id: str | None = None, caption: str | None = None,
-                      forward_origin: dict | None = None, forward_from: int | None = None,
-                      language_code: str | None = "zh-hans") -> dict:
+    def feed_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str = "article.md",
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        mime_type: str | None = None,
+        file_size: int | None = None,
+        file_id: str | None = None,
+        file_unique_id: str | None = None,
+        caption: str | None = None,
+        forward_origin: dict | None = None,
+        forward_from: int | None = None,
+        language_code: str | None = "zh-hans",
+    ) -> dict:
         """Queue a document message; the bytes are served by getFile + the file route.
         `file_size` overrides the declared size (to fake a huge file); `forward_from=<user id>`
         or a `forward_origin` dict makes it a forwarded message."""
         message = self._new_message(chat_id, user_id, chat_type, language_code, False, None)
-        fake_file = self.add_file(data, file_name=file_name, file_size=file_size, file_id=file_id,
-                                  file_unique_id=file_unique_id)
+        fake_file = self.add_file(data, file_name=file_name, file_size=file_size, file_id=file_id, file_unique_id=file_unique_id)
         document = {
             "file_id": fake_file.file_id,
             "file_unique_id": fake_file.file_unique_id,
@@ -778,16 +905,16 @@ class FakeTelegram:
             if ents:
                 message["caption_entities"] = ents
         if forward_from is not None and forward_origin is None:
-            forward_origin = {"type": "user", "date": int(time.time()) - 3600,
-                              "sender_user": self.user(forward_from, language_code=None)}
+            forward_origin = {"type": "user", "date": int(time.time()) - 3600, "sender_user": self.user(forward_from, language_code=None)}
         if forward_origin is not None:
             message["forward_origin"] = forward_origin
         self._store_message(message)
         self._push({"message": message})
         return message
 
-    def feed_callback(self, data: str, message_id: int, *, chat_id: int | None = None, user_id: int | None = None,
-                      language_code: str | None = "zh-hans") -> dict:
+    def feed_callback(
+        self, data: str, message_id: int, *, chat_id: int | None = None, user_id: int | None = None, language_code: str | None = "zh-hans"
+    ) -> dict:
         """Queue a callback_query for a button of bot message `message_id`."""
         if chat_id is None:
             found = [m for (cid, mid), m in self.messages.items() if mid == message_id]
@@ -799,8 +926,9 @@ class FakeTelegram:
             message = self.messages.get((chat_id, message_id))
             if message is None:  # a message the fake never saw (sent before a restart)
                 chat = self.chats.get(chat_id) or self.chat(chat_id, "private" if chat_id > 0 else "group")
-                message = self._store_message({"message_id": message_id, "date": int(time.time()) - 60,
-                                               "chat": chat, "from": self.bot_user, "text": "……"})
+                message = self._store_message(
+                    {"message_id": message_id, "date": int(time.time()) - 60, "chat": chat, "from": self.bot_user, "text": "……"}
+                )
         if user_id is None:
             if message["chat"]["type"] != "private":
                 raise ValueError("a callback from a group message needs user_id")
@@ -817,11 +945,11 @@ class FakeTelegram:
         self._push({"callback_query": query})
         return query
 
-    def feed_inline_query(self, query: str, *, user_id: int = 4242, offset: str = "", chat_type: str = "sender",
-                          language_code: str | None = "zh-hans") -> dict:
+    def feed_inline_query(
+        self, query: str, *, user_id: int = 4242, offset: str = "", chat_type: str = "sender", language_code: str | None = "zh-hans"
+    ) -> dict:
         user = self.user(user_id, language_code=language_code)
-        inline = {"id": f"{next(self._query_ids)}0{user_id}", "from": user, "query": query, "offset": offset,
-                  "chat_type": chat_type}
+        inline = {"id": f"{next(self._query_ids)}0{user_id}", "from": user, "query": query, "offset": offset, "chat_type": chat_type}
         self.open_inline_queries[inline["id"]] = inline
         self._push({"inline_query": inline})
         return inline
@@ -903,8 +1031,11 @@ class FakeTelegram:
                 extra = {"retry_after": retry}
             else:
                 call.description = failure.description or {
-                    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-                    400: "Bad Request", 403: "Forbidden: bot was blocked by the user",
+                    500: "Internal Server Error",
+                    502: "Bad Gateway",
+                    503: "Service Unavailable",
+                    400: "Bad Request",
+                    403: "Forbidden: bot was blocked by the user",
                 }.get(failure.status, "Error")
             self._record(call)
             return self._error_body(call.status, call.description, extra)
@@ -971,7 +1102,7 @@ class FakeTelegram:
             event = self._update_event
             try:
                 await asyncio.wait_for(event.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self._closing:
             return []
@@ -995,8 +1126,7 @@ class FakeTelegram:
         return True
 
     def _api_getwebhookinfo(self, params: dict) -> dict:
-        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                "pending_update_count": len(self.updates)}
+        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": len(self.updates)}
 
     @staticmethod
     def _scope_key(params: dict) -> tuple[str, str]:
@@ -1044,12 +1174,18 @@ class FakeTelegram:
 
     def _api_sendmessage(self, params: dict) -> dict:
         chat = self._chat_of(params)
-        plain, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"),
-                                     strict_ampersand=self.strict_ampersand)
+        plain, entities = check_text(
+            params.get("text"), params.get("parse_mode"), params.get("entities"), strict_ampersand=self.strict_ampersand
+        )
         markup = params.get("reply_markup")
         check_reply_markup(markup)
-        message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
-                                   "chat": chat, "from": dict(self.bot_user), "text": plain}
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": dict(self.bot_user),
+            "text": plain,
+        }
         if entities:
             message["entities"] = entities
         if markup and "inline_keyboard" in markup:
@@ -1058,8 +1194,7 @@ class FakeTelegram:
         reply_id = reply.get("message_id") if isinstance(reply, dict) else params.get("reply_to_message_id")
         if reply_id is not None:
             replied = self.messages.get((chat["id"], int(reply_id)))
-            allow = (reply.get("allow_sending_without_reply") if isinstance(reply, dict)
-                     else params.get("allow_sending_without_reply"))
+            allow = reply.get("allow_sending_without_reply") if isinstance(reply, dict) else params.get("allow_sending_without_reply")
             if replied is None and not allow:
                 raise BadRequest("Bad Request: message to be replied not found")
             if replied is not None:
@@ -1092,15 +1227,15 @@ class FakeTelegram:
 
     def _api_editmessagetext(self, params: dict) -> dict | bool:
         target = self._editable(params)
-        plain, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"),
-                                     strict_ampersand=self.strict_ampersand)
+        plain, entities = check_text(
+            params.get("text"), params.get("parse_mode"), params.get("entities"), strict_ampersand=self.strict_ampersand
+        )
         markup = params.get("reply_markup")
         check_reply_markup(markup)
         if target is True:
             return True
         new_markup = markup if markup and "inline_keyboard" in markup else None
-        if (plain == target.get("text") and entities == target.get("entities", [])
-                and new_markup == target.get("reply_markup")):
+        if plain == target.get("text") and entities == target.get("entities", []) and new_markup == target.get("reply_markup"):
             raise BadRequest(NOT_MODIFIED)
         target["text"] = plain
         target["entities"] = entities
@@ -1160,9 +1295,14 @@ class FakeTelegram:
                 if not isinstance(content, dict):
                     raise BadRequest("Bad Request: input_message_content is required for InlineQueryResultArticle")
                 if "message_text" in content:
-                    check_text(content.get("message_text"), content.get("parse_mode"), content.get("entities"),
-                               strict_ampersand=self.strict_ampersand, empty_error="MESSAGE_EMPTY",
-                               long_error="MESSAGE_TOO_LONG")
+                    check_text(
+                        content.get("message_text"),
+                        content.get("parse_mode"),
+                        content.get("entities"),
+                        strict_ampersand=self.strict_ampersand,
+                        empty_error="MESSAGE_EMPTY",
+                        long_error="MESSAGE_TOO_LONG",
+                    )
             check_reply_markup(result.get("reply_markup"))
         next_offset = params.get("next_offset")
         if next_offset is not None and len(str(next_offset).encode("utf-8")) > 64:
@@ -1175,18 +1315,28 @@ class FakeTelegram:
         if status == "creator":
             member["is_anonymous"] = False
         elif status == "administrator":
-            member.update({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
-                           "can_delete_messages": True, "can_manage_video_chats": True,
-                           "can_restrict_members": True, "can_promote_members": True, "can_change_info": True,
-                           "can_invite_users": True, "can_post_stories": True, "can_edit_stories": True,
-                           "can_delete_stories": True})
+            member.update(
+                {
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    "can_manage_chat": True,
+                    "can_delete_messages": True,
+                    "can_manage_video_chats": True,
+                    "can_restrict_members": True,
+                    "can_promote_members": True,
+                    "can_change_info": True,
+                    "can_invite_users": True,
+                    "can_post_stories": True,
+                    "can_edit_stories": True,
+                    "can_delete_stories": True,
+                }
+            )
         return member
 
     def _api_getchatadministrators(self, params: dict) -> list[dict]:
         chat = self._chat_of(params)
         members = self.chat_members.get(chat["id"], {})
-        return [self._member(chat["id"], uid, status) for uid, status in members.items()
-                if status in ("creator", "administrator")]
+        return [self._member(chat["id"], uid, status) for uid, status in members.items() if status in ("creator", "administrator")]
 
     def _api_getchatmember(self, params: dict) -> dict:
         chat = self._chat_of(params)
@@ -1212,8 +1362,12 @@ class FakeTelegram:
             if fake_file.file_name and "." in fake_file.file_name:
                 suffix = "." + fake_file.file_name.rsplit(".", 1)[1]
             fake_file.file_path = f"documents/file_{next(self._file_ids)}{suffix}"
-        return {"file_id": fake_file.file_id, "file_unique_id": fake_file.file_unique_id,
-                "file_size": fake_file.file_size, "file_path": fake_file.file_path}
+        return {
+            "file_id": fake_file.file_id,
+            "file_unique_id": fake_file.file_unique_id,
+            "file_size": fake_file.file_size,
+            "file_path": fake_file.file_path,
+        }
 
 
 if pytest_asyncio is not None:

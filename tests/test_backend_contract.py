@@ -8,7 +8,6 @@ ranks alike but scores differently, see docs/scaling.md).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 

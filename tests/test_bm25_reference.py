@@ -141,7 +141,9 @@ def test_empty_query_and_unknown_terms(path):
     assert index.top(["nothing", "here"], k=5) == []
 
 
-@pytest.mark.parametrize("params", [BM25Params(k1=1.2, b=0.75), BM25Params(k1=0.9, b=0.4, epsilon=0.1), BM25Params(k1=2.0, b=1.0), BM25Params(k1=1.5, b=0.0)])
+@pytest.mark.parametrize(
+    "params", [BM25Params(k1=1.2, b=0.75), BM25Params(k1=0.9, b=0.4, epsilon=0.1), BM25Params(k1=2.0, b=1.0), BM25Params(k1=1.5, b=0.0)]
+)
 def test_parameters_are_honoured(params):
     rng = random.Random(42)
     docs = random_corpus(rng, 120, 30, 25)

@@ -23,6 +23,8 @@ pytest.importorskip("telegram", reason="python-telegram-bot is not installed")
 pytest.importorskip("aiohttp", reason="aiohttp is not installed")
 pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
 
+from fake_telegram import Call, FakeTelegram  # noqa: E402
+
 import articlebot.bot.app as bot_app  # noqa: E402
 from articlebot.bot.app import build_application  # noqa: E402
 from articlebot.bot.config import BotConfig  # noqa: E402
@@ -32,7 +34,6 @@ from articlebot.corpus.ingest import add_paths  # noqa: E402
 from articlebot.corpus.parse import parse_bytes  # noqa: E402
 from articlebot.corpus.sample import sample_files  # noqa: E402
 from articlebot.corpus.store import Store  # noqa: E402
-from fake_telegram import Call, FakeTelegram  # noqa: E402
 
 TOKEN = "123:TEST"
 ADMIN_ID = 1001
@@ -86,7 +87,7 @@ def db_path(sample_db: Path, tmp_path: Path) -> Path:
     target = tmp_path / "articles.db"
     for source in sample_db.parent.iterdir():
         if source.name.startswith(sample_db.name):
-            destination = tmp_path / (target.name + source.name[len(sample_db.name):])
+            destination = tmp_path / (target.name + source.name[len(sample_db.name) :])
             if source.is_dir():
                 shutil.copytree(source, destination)
             else:
@@ -195,7 +196,8 @@ async def running_bot(db_path: Path, **overrides):
             library = await asyncio.to_thread(Library, db_path)
             application = build_application(config, library)
             poll = lambda: application.updater.start_polling(  # noqa: E731
-                poll_interval=0, timeout=1, allowed_updates=getattr(bot_app, "ALLOWED_UPDATES", None))
+                poll_interval=0, timeout=1, allowed_updates=getattr(bot_app, "ALLOWED_UPDATES", None)
+            )
             try:
                 async with started(application, poll):
                     harness = Harness(fake, library, config, application, since=fake.mark(), log_records=records)
@@ -231,7 +233,10 @@ async def test_startup_registers_commands(bot):
     assert bot.fake.calls_of("getMe") and bot.fake.calls_of("deleteWebhook")
     poll = await bot.fake.wait_for("getUpdates", ok=None)  # polling the fake
     assert set(poll.get("allowed_updates") or ["message", "callback_query", "inline_query"]) >= {
-        "message", "callback_query", "inline_query"}
+        "message",
+        "callback_query",
+        "inline_query",
+    }
     assert not bot.fake.unknown_calls
 
 
@@ -309,8 +314,7 @@ async def test_english_user_gets_english_no_answer(bot):
 async def test_inline_query_answers_with_articles(bot):
     mark = bot.mark()
     query = bot.fake.feed_inline_query("世界旅游城市联合会 会员", user_id=4001)
-    call = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"],
-                                   since=mark, timeout=ANSWER_WAIT)
+    call = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"], since=mark, timeout=ANSWER_WAIT)
     results = call["results"]
     assert 1 <= len(results) <= 10
     assert all(r["type"] == "article" for r in results)
@@ -341,9 +345,7 @@ async def test_more_button_shows_next_passages(bot):
     bot.fake.feed_callback(data, first.result["message_id"], chat_id=chat)
     await bot.fake.wait_for("answerCallbackQuery", since=mark)  # the button stops spinning
     # the next page may replace the message or follow it
-    page = await bot.fake.wait_for(
-        ("sendMessage", "editMessageText"), lambda c: c["chat_id"] == chat, since=mark, timeout=ANSWER_WAIT
-    )
+    page = await bot.fake.wait_for(("sendMessage", "editMessageText"), lambda c: c["chat_id"] == chat, since=mark, timeout=ANSWER_WAIT)
     text = plain(page)
     assert text != plain(first)
     assert re.search(rf"(^|\n){offset + 1}\. ", text), text  # numbering continues
@@ -427,8 +429,9 @@ async def test_article_full_of_markup_gives_valid_html(bot):
     )
     mark = bot.mark()
     query = bot.fake.feed_inline_query(HOSTILE_WORD, user_id=2009)
-    inline = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"],
-                                     since=mark, timeout=ANSWER_WAIT)
+    inline = await bot.fake.wait_for(
+        "answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"], since=mark, timeout=ANSWER_WAIT
+    )
     assert inline["results"] and any(article.title in r["title"] for r in inline["results"])
     # the "more" page of such an article is valid too (every refused call fails the test)
     if (call.get("reply_markup") or {}).get("inline_keyboard"):
@@ -462,8 +465,7 @@ async def test_many_long_passages_fit_telegram_limit(db_path):
         assert LONG_WORD in plain(page)
         mark = bot.mark()
         query = bot.fake.feed_inline_query(LONG_WORD, user_id=2019)
-        inline = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"],
-                                         since=mark)
+        inline = await bot.fake.wait_for("answerInlineQuery", lambda c: str(c["inline_query_id"]) == query["id"], since=mark)
         assert inline["results"]
 
 
@@ -475,9 +477,7 @@ async def test_flood_gets_rate_limit_message(bot):
     mark = bot.mark()
     for i in range(RATE_LIMIT + 3):
         bot.fake.feed_message(chat, f"{QUESTION}{'？' * i}")
-    await bot.fake.wait_for(
-        "sendMessage", lambda c: c["chat_id"] == chat and TITLE not in plain(c), since=mark, timeout=ANSWER_WAIT
-    )
+    await bot.fake.wait_for("sendMessage", lambda c: c["chat_id"] == chat and TITLE not in plain(c), since=mark, timeout=ANSWER_WAIT)
     await bot.settle()
     sent = bot.sent_to(chat, since=mark)
     answers = [c for c in sent if TITLE in plain(c)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -33,10 +33,26 @@ NASTY = '<script>alert("x")</script> & &amp; <b>not bold</b> "quoted" \'single\'
 TEXT = "北京是全球最具创新活力的城市，全市研发经费支出占地区生产总值比重保持在6%左右，在国际创新城市中名列前位。"
 
 
-def make_hit(text: str = TEXT, highlights=(), title: str = "北京：打造共建“一带一路”高标准建设的试验示范", section=None,
-             published=datetime(2021, 12, 6, tzinfo=timezone.utc), pid: int = 1) -> Hit:
-    return Hit(article_id="91524aec372b", title=title, paragraph_index=pid, text=text, section=section, score=1.0,
-               published=published, source=None, pid=pid, highlights=tuple(highlights))
+def make_hit(
+    text: str = TEXT,
+    highlights=(),
+    title: str = "北京：打造共建“一带一路”高标准建设的试验示范",
+    section=None,
+    published=datetime(2021, 12, 6, tzinfo=UTC),
+    pid: int = 1,
+) -> Hit:
+    return Hit(
+        article_id="91524aec372b",
+        title=title,
+        paragraph_index=pid,
+        text=text,
+        section=section,
+        score=1.0,
+        published=published,
+        source=None,
+        pid=pid,
+        highlights=tuple(highlights),
+    )
 
 
 def spans_of(text: str, *terms: str) -> list[tuple[int, int]]:
@@ -107,8 +123,20 @@ def test_no_answer_escapes_the_question_and_hints():
 
 
 def test_every_message_template_is_valid_html_with_nasty_values():
-    values = dict(query=NASTY, bot=NASTY, mb=NASTY, seconds=NASTY, articles=NASTY, paragraphs=NASTY, title=NASTY,
-                  id=NASTY, when=NASTY, count=NASTY, size=NASTY, reason=NASTY)
+    values = dict(
+        query=NASTY,
+        bot=NASTY,
+        mb=NASTY,
+        seconds=NASTY,
+        articles=NASTY,
+        paragraphs=NASTY,
+        title=NASTY,
+        id=NASTY,
+        when=NASTY,
+        count=NASTY,
+        size=NASTY,
+        reason=NASTY,
+    )
     for key in replies.TEXTS:
         for lang in ("zh", "en"):
             text, _ = check_html(replies.message(key, lang, **values))
@@ -140,7 +168,7 @@ def test_highlights_at_the_edges_and_messy_spans():
     hit = make_hit(highlights=[(n - 3, n + 10), (0, 2), (1, 4), (-5, 0), (7, 7)])
     markup = format_answer("q", [hit], "zh")
     body = markup.split("\n")[-1]
-    assert body == f"<b>{TEXT[:4]}</b>{TEXT[4:n - 3]}<b>{TEXT[n - 3:]}</b>"
+    assert body == f"<b>{TEXT[:4]}</b>{TEXT[4 : n - 3]}<b>{TEXT[n - 3 :]}</b>"
 
 
 def test_meta_line_has_date_and_section_when_known():
@@ -188,8 +216,10 @@ def test_a_highlight_longer_than_the_room_is_never_split():
 @pytest.mark.parametrize("unit", ["研究", "😀", "&<", "a "])
 def test_any_number_of_huge_hits_fits(count, unit):
     text = unit * 5000
-    hits = [make_hit(text=text, title=unit * 500, section=unit * 200, highlights=[(len(text) // 2, len(text) // 2 + len(unit))], pid=i)
-            for i in range(count)]
+    hits = [
+        make_hit(text=text, title=unit * 500, section=unit * 200, highlights=[(len(text) // 2, len(text) // 2 + len(unit))], pid=i)
+        for i in range(count)
+    ]
     markup, shown = render_answer(hits)
     assert_fits(markup)
     assert shown == min(count, MESSAGE_LIMIT // replies.MIN_BLOCK)
@@ -214,7 +244,9 @@ def test_short_passages_leave_room_to_long_ones():
 # --- language and the "more" button ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("code, lang", [("en", "en"), ("en-US", "en"), ("EN-gb", "en"), ("zh-hans", "zh"), ("ru", "zh"), (None, "zh"), ("", "zh")])
+@pytest.mark.parametrize(
+    "code, lang", [("en", "en"), ("en-US", "en"), ("EN-gb", "en"), ("zh-hans", "zh"), ("ru", "zh"), (None, "zh"), ("", "zh")]
+)
 def test_language_of(code, lang):
     assert language_of(code) == lang
 
@@ -283,9 +315,14 @@ def test_rate_limiter_forgets_idle_users():
 
 
 def test_config_from_env():
-    env = {"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
-           "ARTICLEBOT_ADMINS": "1, 2", "ARTICLEBOT_ALLOWED_CHATS": "-100,5", "ARTICLEBOT_MAX_UPLOAD_MB": "0.5",
-           "ARTICLEBOT_RATE_LIMIT": "5/30"}
+    env = {
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+        "ARTICLEBOT_ADMINS": "1, 2",
+        "ARTICLEBOT_ALLOWED_CHATS": "-100,5",
+        "ARTICLEBOT_MAX_UPLOAD_MB": "0.5",
+        "ARTICLEBOT_RATE_LIMIT": "5/30",
+    }
     config = BotConfig.from_env(env, port=9000, webhook_url=None)
     assert (config.base_url, config.base_file_url) == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
     assert config.admins == {1, 2} and config.allowed_chats == {-100, 5}
@@ -296,9 +333,16 @@ def test_config_from_env():
     assert api_urls("http://h:1/") == ("http://h:1/bot", "http://h:1/file/bot")
 
 
-@pytest.mark.parametrize("env", [{}, {"TELEGRAM_BOT_TOKEN": " "}, {"TELEGRAM_BOT_TOKEN": "t", "ARTICLEBOT_ADMINS": "me"},
-                                 {"TELEGRAM_BOT_TOKEN": "t", "ARTICLEBOT_RATE_LIMIT": "10"},
-                                 {"TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_API_BASE_URL": "localhost:8081"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"TELEGRAM_BOT_TOKEN": " "},
+        {"TELEGRAM_BOT_TOKEN": "t", "ARTICLEBOT_ADMINS": "me"},
+        {"TELEGRAM_BOT_TOKEN": "t", "ARTICLEBOT_RATE_LIMIT": "10"},
+        {"TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_API_BASE_URL": "localhost:8081"},
+    ],
+)
 def test_config_errors(env):
     with pytest.raises(ConfigError):
         BotConfig.from_env(env)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from conftest import SEED
 
-from articlebot.cli import cli
 from articlebot.bot.chat import format_terminal_answer, terminal_language
 from articlebot.bot.replies import no_answer_text
-from conftest import SEED
+from articlebot.cli import cli
 from articlebot.retrieval.search import Hit
 
 SEED_TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"
@@ -70,15 +70,33 @@ def test_uses_the_users_store_when_it_has_articles(chat, tmp_path):
 
 def test_terminal_rendering_styles_titles_and_highlights():
     text = "全市研发经费支出占地区生产总值比重保持在6%左右"
-    hit = Hit(article_id="a" * 12, title="标题", paragraph_index=0, text=text, section=None, score=1.0,
-              published=None, source=None, pid=1, highlights=((2, 6),))
+    hit = Hit(
+        article_id="a" * 12,
+        title="标题",
+        paragraph_index=0,
+        text=text,
+        section=None,
+        score=1.0,
+        published=None,
+        source=None,
+        pid=1,
+        highlights=((2, 6),),
+    )
     shown = format_terminal_answer("研发经费", [hit], "zh")
     assert "\x1b[1m1. 标题" in shown  # bold title
     assert "全市\x1b[31m\x1b[1m研发经费\x1b[0m支出" in shown  # the matched term in bold red
     assert format_terminal_answer("q", [], "en") == no_answer_text("q", "en")
 
 
-@pytest.mark.parametrize("env, lang", [({"LANG": "en_US.UTF-8"}, "en"), ({"LANG": "zh_CN.UTF-8"}, "zh"),
-                                       ({"LC_ALL": "en_GB", "LANG": "zh_CN"}, "en"), ({}, "zh"), ({"LANG": "C.UTF-8"}, "zh")])
+@pytest.mark.parametrize(
+    "env, lang",
+    [
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "zh_CN.UTF-8"}, "zh"),
+        ({"LC_ALL": "en_GB", "LANG": "zh_CN"}, "en"),
+        ({}, "zh"),
+        ({"LANG": "C.UTF-8"}, "zh"),
+    ],
+)
 def test_terminal_language_follows_the_locale(env, lang):
     assert terminal_language(env) == lang

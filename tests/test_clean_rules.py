@@ -62,8 +62,26 @@ def test_selector_rule_drops_its_block(selector):
     out = texts(junk_html + GOOD)
     assert out[-1] == GOOD_TEXT
     for block in out:
-        for word in ("理财券", "APP", "SF014", "维权", "结束", "转发", "标签", "编辑人员", "打赏", "反馈", "分享", "扫一扫",
-                     "广告", "另一篇", "猜你喜欢", "网友评论", "保留一切", "首页"):
+        for word in (
+            "理财券",
+            "APP",
+            "SF014",
+            "维权",
+            "结束",
+            "转发",
+            "标签",
+            "编辑人员",
+            "打赏",
+            "反馈",
+            "分享",
+            "扫一扫",
+            "广告",
+            "另一篇",
+            "猜你喜欢",
+            "网友评论",
+            "保留一切",
+            "首页",
+        ):
             assert word not in block or word in GOOD_TEXT
 
 
@@ -109,7 +127,7 @@ def test_class_words_never_drop_inline_elements():
 
 def test_class_word_must_be_whole_word():
     # "adjust" and "header-less" words must not count as "ad"/"header" by substring
-    assert texts(f'<div class="adjustable">可以调整的正文内容也要保留。</div>') == ["可以调整的正文内容也要保留。"]
+    assert texts('<div class="adjustable">可以调整的正文内容也要保留。</div>') == ["可以调整的正文内容也要保留。"]
 
 
 def test_link_list_dropped_but_single_link_kept():
@@ -172,9 +190,7 @@ def test_line_rules_leave_real_sentences_alone(line):
 
 def test_original_title_line_becomes_title_and_is_removed():
     body = "<p>　　原标题：北京：打造共建“一带一路”高标准建设的试验示范</p>" + GOOD
-    article = parse_bytes(
-        f"---\ntitle: '北京：打造共建_一带一路_高标准建设的试验示范'\n---\n<div>{body}</div>".encode(), "/t/x.md"
-    )
+    article = parse_bytes(f"---\ntitle: '北京：打造共建_一带一路_高标准建设的试验示范'\n---\n<div>{body}</div>".encode(), "/t/x.md")
     assert article.title == "北京：打造共建“一带一路”高标准建设的试验示范"
     assert [p.text for p in article.paragraphs] == [GOOD_TEXT]
 
@@ -319,6 +335,7 @@ def test_link_stats_of_every_element_match_a_direct_count():
 
     def direct(tag):
         strings = [s for s in tag.descendants if isinstance(s, NavigableString) and not isinstance(s, _SKIPPED_STRINGS)]
+
         def inside_a_link(s):  # inside an <a> that is inside tag (as tag.find_all("a") finds them)
             for parent in s.parents:
                 if parent is tag:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import SEED
 from program import program_env  # tests/program.py
+
 from articlebot.cli import cli
 from articlebot.corpus.parse import parse_file
 from articlebot.corpus.sample import sample_files
@@ -86,9 +86,7 @@ def test_add_seed_json(runner: CliRunner, db: str):
     assert set(data) == {"added", "unchanged", "replaced", "skipped", "failed", "articles"}
     assert data["added"] == 1
     assert (data["unchanged"], data["replaced"], data["skipped"], data["failed"]) == (0, 0, 0, [])
-    assert data["articles"] == [
-        {"id": SEED_ID, "title": SEED_TITLE, "paragraphs": len(parse_file(SEED).paragraphs), "status": "added"}
-    ]
+    assert data["articles"] == [{"id": SEED_ID, "title": SEED_TITLE, "paragraphs": len(parse_file(SEED).paragraphs), "status": "added"}]
     assert Path(db).is_file()
 
     again = run(runner, "add", str(SEED), "--db", db, "--json")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import SEED
 
 from articlebot.cli import cli
-from conftest import SEED
 
 
 @pytest.fixture
@@ -39,7 +39,17 @@ def test_search_json_and_no_answer(run, tmp_path):
     data = json.loads(run("search", "世界旅游城市联合会有多少会员", "--json", "-k", "2", "--db", db).stdout)
     assert data["query"] == "世界旅游城市联合会有多少会员"
     assert len(data["hits"]) == 2 and "223个会员" in data["hits"][0]["text"]
-    assert set(data["hits"][0]) >= {"article_id", "title", "paragraph_index", "section", "text", "score", "published", "source", "highlights"}
+    assert set(data["hits"][0]) >= {
+        "article_id",
+        "title",
+        "paragraph_index",
+        "section",
+        "text",
+        "score",
+        "published",
+        "source",
+        "highlights",
+    }
     empty = run("search", "理财券", "--db", db)
     assert empty.exit_code == 0 and "No relevant paragraph" in empty.stdout
 
@@ -75,7 +85,9 @@ def test_add_and_remove_keep_the_index_current(run, tmp_path):
 
 def test_search_queries_file_with_invalid_utf8_answers_every_line(run, tmp_path):
     queries = tmp_path / "bad.txt"
-    queries.write_bytes(b"\xff\xfe \xe7\x90\x86\xe8\xb4\xa2\n\xe4\xb8\x96\xe7\x95\x8c\xe6\x97\x85\xe6\xb8\xb8\xe5\x9f\x8e\xe5\xb8\x82\xe8\x81\x94\xe5\x90\x88\xe4\xbc\x9a\n")
+    queries.write_bytes(
+        b"\xff\xfe \xe7\x90\x86\xe8\xb4\xa2\n\xe4\xb8\x96\xe7\x95\x8c\xe6\x97\x85\xe6\xb8\xb8\xe5\x9f\x8e\xe5\xb8\x82\xe8\x81\x94\xe5\x90\x88\xe4\xbc\x9a\n"
+    )
     result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", str(tmp_path / "q.db"))
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]

@@ -33,8 +33,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import articles  # tests/articles.py
 import numpy as np
 import pytest
+from program import program_env  # tests/program.py
 
 from articlebot.bot.library import Library
 from articlebot.corpus.ingest import add_paths
@@ -43,9 +45,6 @@ from articlebot.corpus.store import Store
 from articlebot.retrieval.index import Index
 from articlebot.retrieval.search import SearchConfig, Searcher
 from articlebot.retrieval.tokenize import TokenizerConfig
-
-import articles  # tests/articles.py
-from program import program_env  # tests/program.py
 
 ROUNDS = int(os.environ.get("ARTICLEBOT_CONCURRENCY_ROUNDS", "4"))
 WRITER_FILES = int(os.environ.get("ARTICLEBOT_CONCURRENCY_FILES", "120"))
@@ -73,11 +72,18 @@ BUG_REBUILD_IN_PLACE = (
     "process that has the old segments memory-mapped (the bot) silently scores with the other "
     "index's arrays, and would die of SIGBUS were the new files shorter"
 )
-BASE_QUERIES = ["数字经济发展规划 投资规模", "北京市 人工智能芯片", "量子通信实验网络", "乡村振兴 业内人士",
-                "碳达峰实施方案", "养老服务体系建设 居民"]
+BASE_QUERIES = [
+    "数字经济发展规划 投资规模",
+    "北京市 人工智能芯片",
+    "量子通信实验网络",
+    "乡村振兴 业内人士",
+    "碳达峰实施方案",
+    "养老服务体系建设 居民",
+]
 
 
 # --- generated articles ------------------------------------------------------------------
+
 
 @dataclass
 class Known:
@@ -102,8 +108,7 @@ class Known:
         return None
 
 
-def write_articles(directory: Path, count: int, seed: int, label: str, known: Known,
-                   marker=None) -> list[tuple[Path, str]]:
+def write_articles(directory: Path, count: int, seed: int, label: str, known: Known, marker=None) -> list[tuple[Path, str]]:
     """`count` generated articles in `directory` (see tests/articles.py), each learnt by
     `known`; returns (path, id) of each."""
     return [(path, known.learn(path)) for path in articles.write_articles(directory, count, seed, label, marker)]
@@ -314,10 +319,10 @@ def test_bot_keeps_answering_while_other_processes_add_and_remove(tmp_path, env,
             for round_ in range(ROUNDS):
                 # another process adds a batch of articles, each with its own marker word
                 markers = [f"zq{round_}m{i}x" for i in range(BATCH)]
-                batch = write_articles(tmp_path / f"batch{round_}", BATCH, seed=100 + round_,
-                                       label=f"r{round_}", known=known, marker=lambda i: markers[i])
-                out = finish(start(env, "add", str(tmp_path / f"batch{round_}"), "--db", str(db), "--json"),
-                             f"add of round {round_}")
+                batch = write_articles(
+                    tmp_path / f"batch{round_}", BATCH, seed=100 + round_, label=f"r{round_}", known=known, marker=lambda i: markers[i]
+                )
+                out = finish(start(env, "add", str(tmp_path / f"batch{round_}"), "--db", str(db), "--json"), f"add of round {round_}")
                 assert json.loads(out)["added"] == BATCH
                 visible = {}
                 for marker, (_, article_id) in zip(markers, batch):
@@ -387,8 +392,10 @@ def test_bot_keeps_answering_while_other_processes_add_and_remove(tmp_path, env,
             assert waited is not None, "the bot's answers differ from a fresh build on the final store"
     finally:
         library.close()
-    print(f"\n{loop.searches} searches; new articles found after {max(latencies, default=0):.2f} s at most; "
-          f"known bugs met: {findings.known or 'none'}")
+    print(
+        f"\n{loop.searches} searches; new articles found after {max(latencies, default=0):.2f} s at most; "
+        f"known bugs met: {findings.known or 'none'}"
+    )
     assert findings.errors == [], "\n".join(findings.errors[:5])
     # the bugs these symptoms pointed to are fixed: meeting one again is a regression
     assert not findings.known, "; ".join(f"{bug} [met {n}x in this run]" for bug, n in findings.known.items())
@@ -422,9 +429,7 @@ def test_two_writers_add_different_directories_at_once(tmp_path, env, base_db, t
             assert stored.get(article_id) == source
             paragraphs = dict(conn.execute("SELECT idx, text FROM paragraphs WHERE article_id = ?", (article_id,)))
             assert paragraphs == known.paragraphs[article_id]
-        assert conn.execute(
-            "SELECT count(*) FROM paragraphs WHERE article_id NOT IN (SELECT id FROM articles)"
-        ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM paragraphs WHERE article_id NOT IN (SELECT id FROM articles)").fetchone()[0] == 0
         pids = [pid for (pid,) in conn.execute("SELECT pid FROM paragraphs ORDER BY pid")]
     finally:
         conn.close()
@@ -472,10 +477,8 @@ class CommitWhileIndexing:
 
 def test_change_committed_during_a_refresh_is_not_missed(tmp_path, base_db, tokenizer):
     db, known = base_db
-    [(first, first_id)] = write_articles(tmp_path / "first", 1, seed=31, label="first", known=known,
-                                         marker=lambda i: "zqfirst1x")
-    [(second, second_id)] = write_articles(tmp_path / "second", 1, seed=32, label="second", known=known,
-                                           marker=lambda i: "zqsecond2x")
+    [(first, first_id)] = write_articles(tmp_path / "first", 1, seed=31, label="first", known=known, marker=lambda i: "zqfirst1x")
+    [(second, second_id)] = write_articles(tmp_path / "second", 1, seed=32, label="second", known=known, marker=lambda i: "zqsecond2x")
     writer = Store.open(db)  # another process's connection
     reader = Store.open(db)
     try:
@@ -496,8 +499,7 @@ def test_change_committed_during_a_refresh_is_not_missed(tmp_path, base_db, toke
 
 def test_article_removed_while_hits_are_read_does_not_break_the_search(tmp_path, base_db, tokenizer, monkeypatch):
     db, known = base_db
-    [(path, victim)] = write_articles(tmp_path / "victim", 1, seed=41, label="victim", known=known,
-                                      marker=lambda i: "zqvictim9x")
+    [(path, victim)] = write_articles(tmp_path / "victim", 1, seed=41, label="victim", known=known, marker=lambda i: "zqvictim9x")
     writer = Store.open(db)
     reader = Store.open(db)
     try:

@@ -14,10 +14,27 @@ from articlebot.corpus.parse import parse_file
 
 # Strings that are boilerplate wherever they appear in this archive's sources.
 JUNK = [
-    "理财券", "新浪财经APP", "责任编辑", "原标题", "THE END", "转载请注明", "打赏", "赞赏",
-    "禁止转载", "题图来自", "本文来自微信公众号", "&#", "<p", "<div", "<img",
+    "理财券",
+    "新浪财经APP",
+    "责任编辑",
+    "原标题",
+    "THE END",
+    "转载请注明",
+    "打赏",
+    "赞赏",
+    "禁止转载",
+    "题图来自",
+    "本文来自微信公众号",
+    "&#",
+    "<p",
+    "<div",
+    "<img",
     # style sheets (code blocks may hold braces, so look for CSS properties instead)
-    "text-align", "font-size", "line-height", "padding:", "margin:",
+    "text-align",
+    "font-size",
+    "line-height",
+    "padding:",
+    "margin:",
     "\u3000",
 ]
 
@@ -38,13 +55,7 @@ def test_every_article_has_title_date_and_text(articles):
 
 
 def test_no_junk_in_any_paragraph(articles):
-    leaks = [
-        (name, junk, p.text[:60])
-        for name, article in articles.items()
-        for p in article.paragraphs
-        for junk in JUNK
-        if junk in p.text
-    ]
+    leaks = [(name, junk, p.text[:60]) for name, article in articles.items() for p in article.paragraphs for junk in JUNK if junk in p.text]
     assert leaks == []
 
 

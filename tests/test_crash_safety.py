@@ -42,15 +42,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from articles import article_text  # tests/articles.py
+from program import program_env  # tests/program.py
 
 from articlebot.corpus.ingest import AddReport, iter_article_files
 from articlebot.corpus.parse import parse_file
 from articlebot.corpus.store import Store
 from articlebot.retrieval.index import Index, IndexFormatError
 from articlebot.retrieval.search import Searcher
-
-from articles import article_text  # tests/articles.py
-from program import program_env  # tests/program.py
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -69,6 +68,7 @@ QUERIES = [
 
 
 # --- generated articles ------------------------------------------------------------------
+
 
 @dataclass
 class Corpus:
@@ -226,8 +226,10 @@ class Kill:
             how = "when the index's new files appear"
         else:
             how = f"{self.delay:.2f}s after all stored"
-        return (f"run {self.run}: kill {how} (prefilled {self.prefilled}, running={self.running}): "
-                f"{self.stored} stored, saved index {self.saved_index}")
+        return (
+            f"run {self.run}: kill {how} (prefilled {self.prefilled}, running={self.running}): "
+            f"{self.stored} stored, saved index {self.saved_index}"
+        )
 
 
 def kill_add(db: Path, corpus: Corpus, env: dict, timing: Timing, kill: Kill, rng: random.Random) -> None:
@@ -244,8 +246,7 @@ def kill_add(db: Path, corpus: Corpus, env: dict, timing: Timing, kill: Kill, rn
             index_dir = Path(f"{db}.index")
             before = set(os.listdir(index_dir)) if index_dir.is_dir() else set()
             wait_until(proc, lambda: stored_count(db) >= corpus.total)
-            wait_until(proc, lambda: index_dir.is_dir() and bool(set(os.listdir(index_dir)) - before - {".lock"}),
-                       interval=0)
+            wait_until(proc, lambda: index_dir.is_dir() and bool(set(os.listdir(index_dir)) - before - {".lock"}), interval=0)
         else:  # "index": during the index update that follows the storing
             kill.delay = timing.index * rng.uniform(0.2, 1.0)
             wait_until(proc, lambda: stored_count(db) >= corpus.total)
@@ -273,9 +274,7 @@ def check_store(db: Path, corpus: Corpus) -> list[int]:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        orphans = conn.execute(
-            "SELECT count(*) FROM paragraphs WHERE article_id NOT IN (SELECT id FROM articles)"
-        ).fetchone()[0]
+        orphans = conn.execute("SELECT count(*) FROM paragraphs WHERE article_id NOT IN (SELECT id FROM articles)").fetchone()[0]
         assert orphans == 0, f"{orphans} paragraphs without their article"
         empty = conn.execute(
             "SELECT id, source_path FROM articles a WHERE NOT EXISTS (SELECT 1 FROM paragraphs p WHERE p.article_id = a.id)"
@@ -285,9 +284,7 @@ def check_store(db: Path, corpus: Corpus) -> list[int]:
         for article_id, source in articles:
             assert source in corpus.expected, f"unknown article {article_id} from {source}"
             assert article_id == corpus.ids[source]
-            rows = conn.execute(
-                "SELECT idx, section, text FROM paragraphs WHERE article_id = ? ORDER BY idx", (article_id,)
-            ).fetchall()
+            rows = conn.execute("SELECT idx, section, text FROM paragraphs WHERE article_id = ? ORDER BY idx", (article_id,)).fetchall()
             assert rows == corpus.expected[source], f"article {article_id} ({source}) is incomplete or differs"
         pids = [row[0] for row in conn.execute("SELECT pid FROM paragraphs ORDER BY pid")]
     finally:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from click.testing import CliRunner
@@ -178,11 +177,11 @@ def test_load_questions_formats(tmp_path):
         "# a comment",
         "",
         '{"id": "q001", "query": "研发经费", "title": "T", "answer": "6%左右"}',
-        '   ',
+        "   ",
         '{"query": "会员", "answers": ["223个会员", "75个国家", "223个会员"], "note": "extra keys are ignored"}',
         '{"id": "q003", "query": "理财券", "title": null, "answer": null}',
         '{"id": 7, "query": "x", "answer": "y"}',
-        '  # an indented comment',
+        "  # an indented comment",
     )
     questions = load_questions(path)
     assert questions == [

@@ -10,6 +10,7 @@ telegram = pytest.importorskip("telegram", reason="python-telegram-bot is not in
 pytest.importorskip("aiohttp", reason="aiohttp is not installed")
 pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
 
+from fake_telegram import FakeTelegram, HtmlError, parse_html, utf16_len  # noqa: E402
 from telegram import (  # noqa: E402
     BotCommand,
     InlineKeyboardButton,
@@ -20,8 +21,6 @@ from telegram import (  # noqa: E402
 )
 from telegram.constants import ParseMode  # noqa: E402
 from telegram.error import BadRequest, NetworkError, RetryAfter  # noqa: E402
-
-from fake_telegram import FakeTelegram, HtmlError, parse_html, utf16_len  # noqa: E402
 
 TOKEN = "123:TEST"
 
@@ -48,7 +47,7 @@ async def bot(fake):
         ("plain", "plain"),
         ("<b>bold</b> <i>it</i> <u>u</u> <s>s</s> <code>c</code>", "bold it u s c"),
         ('<a href="https://example.com/?a=1&amp;b=2">link</a>', "link"),
-        ("<pre><code class=\"language-python\">x &lt; 1</code></pre>", "x < 1"),
+        ('<pre><code class="language-python">x &lt; 1</code></pre>', "x < 1"),
         ('<span class="tg-spoiler">x</span><tg-spoiler>y</tg-spoiler>', "xy"),
         ("<blockquote expandable>q</blockquote>", "q"),
         ("&lt;script&gt; &amp; &quot; &#20013; &#x4e2d;", '<script> & " 中 中'),
@@ -146,7 +145,7 @@ async def test_send_message_validates_html_and_length(fake, bot):
     sent = await bot.send_message(10, "<b>标题</b> &lt;ok&gt;", parse_mode=ParseMode.HTML)
     assert sent.text == "标题 <ok>" and sent.entities[0].type == "bold"
     assert fake.messages[(10, sent.message_id)]["text"] == "标题 <ok>"
-    with pytest.raises(BadRequest, match="(?i)can't parse entities: Unsupported start tag \"script\""):
+    with pytest.raises(BadRequest, match='(?i)can\'t parse entities: Unsupported start tag "script"'):
         await bot.send_message(10, "<script>x</script>", parse_mode=ParseMode.HTML)
     with pytest.raises(BadRequest, match="(?i)can't parse entities"):
         await bot.send_message(10, "a & b", parse_mode=ParseMode.HTML)
@@ -173,8 +172,7 @@ async def test_inline_keyboard_callback_and_edit(fake, bot):
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("更多", callback_data="more:abc:3")]])
     sent = await bot.send_message(11, "第一页", reply_markup=markup)
     with pytest.raises(BadRequest, match="(?i)Button_data_invalid"):
-        await bot.send_message(11, "x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("x", callback_data="x" * 65)]]))
+        await bot.send_message(11, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x" * 65)]]))
     query = fake.feed_callback("more:abc:3", sent.message_id)
     await bot.get_updates()  # the callback is delivered as PTB parses it
     updates = await bot.get_updates()
@@ -184,12 +182,10 @@ async def test_inline_keyboard_callback_and_edit(fake, bot):
     await bot.answer_callback_query(callback.id, text="好")
     with pytest.raises(BadRequest, match="(?i)Query is too old"):
         await bot.answer_callback_query(callback.id)
-    edited = await bot.edit_message_text("第二页 <i>i</i>", chat_id=11, message_id=sent.message_id,
-                                         parse_mode=ParseMode.HTML)
+    edited = await bot.edit_message_text("第二页 <i>i</i>", chat_id=11, message_id=sent.message_id, parse_mode=ParseMode.HTML)
     assert edited.text == "第二页 i"
     with pytest.raises(BadRequest, match="(?i)Message is not modified"):
-        await bot.edit_message_text("第二页 <i>i</i>", chat_id=11, message_id=sent.message_id,
-                                    parse_mode=ParseMode.HTML)
+        await bot.edit_message_text("第二页 <i>i</i>", chat_id=11, message_id=sent.message_id, parse_mode=ParseMode.HTML)
     with pytest.raises(BadRequest, match="(?i)Message to edit not found"):
         await bot.edit_message_text("x", chat_id=11, message_id=123456)
     await bot.edit_message_reply_markup(chat_id=11, message_id=sent.message_id, reply_markup=markup)

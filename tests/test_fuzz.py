@@ -33,7 +33,7 @@ import math
 import os
 import pstats
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Generating overly large repr"),
 ]
 
+from fake_telegram import BadRequest, check_text, parse_html  # noqa: E402
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -62,7 +63,6 @@ from articlebot.corpus.models import Article  # noqa: E402
 from articlebot.corpus.parse import parse_bytes  # noqa: E402
 from articlebot.retrieval.search import Hit, Searcher  # noqa: E402
 from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig, normalize  # noqa: E402
-from fake_telegram import BadRequest, check_text, parse_html  # noqa: E402
 
 EXAMPLES = int(os.environ.get("ARTICLEBOT_FUZZ_EXAMPLES", "50"))
 RANDOM = os.environ.get("ARTICLEBOT_FUZZ_RANDOM", "") not in ("", "0")
@@ -87,10 +87,7 @@ REGRESSIONS = Path(__file__).parent / "fuzz_regressions"
 SOURCE = "/fuzz/x.md"
 
 # Open bugs (each pinned by an xfail test below). The generic properties steer around them.
-KNOWN_BUGS: frozenset[str] = frozenset() if STRICT else frozenset(
-    {
-    }
-)
+KNOWN_BUGS: frozenset[str] = frozenset() if STRICT else frozenset({})
 
 MAX_PARAGRAPH = 600  # README: 500, plus a merged short fragment or two
 
@@ -119,23 +116,75 @@ CJK_PHRASES = (
     "涨幅达2.87%，C++ ＷＩＮＤＯＷＳ　１１",
 )
 SPECIAL_CHARS = (
-    "\u200f", "\u202e", "\u202c", "\u2066", "\u2069", "\u200b", "\u200d", "\u2060", "\ufeff",
-    "\u00ad", "\u00a0", "\u3000", "\t", "\r", "\x0b", "\x0c", "\x01", "\x7f", "\x85", "\u2028",
-    "😀", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇨🇳", "\U0010fffd", "e\u0301", "ﬁ", "㍿", "ΑΣ", "مرحبا", "שלום",
+    "\u200f",
+    "\u202e",
+    "\u202c",
+    "\u2066",
+    "\u2069",
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u00a0",
+    "\u3000",
+    "\t",
+    "\r",
+    "\x0b",
+    "\x0c",
+    "\x01",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "😀",
+    "👨‍👩‍👧‍👦",
+    "🏳️‍🌈",
+    "🇨🇳",
+    "\U0010fffd",
+    "e\u0301",
+    "ﬁ",
+    "㍿",
+    "ΑΣ",
+    "مرحبا",
+    "שלום",
 )
 # Entities that never decode to "<" (a decoded "<" in the text would be legitimate text).
 # Unterminated ones end with a space, so that the text after them cannot complete "&lt" or "&#60".
 ENTITIES = (
-    "&amp;", "&quot;", "&gt;", "&nbsp;", "&copy;", "&hellip;", "&#0;", "&#x0;", "&#xD800;", "&#xdfff;",
-    "&#99999999;", "&#x110000;", "&#x10FFFF;", "&#128;", "&#x1F600;", "&#12288;", "&#8203;", "&bogus;",
-    "&amp;lt;p&amp;gt;", "& ", "&# ", "&#x; ", "&#; ", "&; ", "&ampamp; ", "&#65 ", "&#X41;", "&#27;", "&#x9f;",
+    "&amp;",
+    "&quot;",
+    "&gt;",
+    "&nbsp;",
+    "&copy;",
+    "&hellip;",
+    "&#0;",
+    "&#x0;",
+    "&#xD800;",
+    "&#xdfff;",
+    "&#99999999;",
+    "&#x110000;",
+    "&#x10FFFF;",
+    "&#128;",
+    "&#x1F600;",
+    "&#12288;",
+    "&#8203;",
+    "&bogus;",
+    "&amp;lt;p&amp;gt;",
+    "& ",
+    "&# ",
+    "&#x; ",
+    "&#; ",
+    "&; ",
+    "&ampamp; ",
+    "&#65 ",
+    "&#X41;",
+    "&#27;",
+    "&#x9f;",
 )
 # Visible text never holds "<" (so any markup in the output came from markup), nor the
 # marker's snowman, nor what makes markdown print markup literally (code spans, escapes,
 # fences, link brackets).
-_VISIBLE_CHARS = st.characters(
-    exclude_categories=("Cs",), exclude_characters="<&\u2603`\\~[]"
-)
+_VISIBLE_CHARS = st.characters(exclude_categories=("Cs",), exclude_characters="<&\u2603`\\~[]")
 visible_text = st.one_of(
     st.sampled_from(CJK_PHRASES),
     st.text(_VISIBLE_CHARS, min_size=1, max_size=30),
@@ -151,9 +200,22 @@ visible_text = st.one_of(
 # (CommonMark ends an HTML block at the line holding </script>, </pre>..., so a comment opened
 # on that line would continue as markdown text: correct markdown, visible to a reader).
 HIDDEN_PIECES = (
-    MARK, "function(){return 1}", "p{color:red}", ".x{color:#fff;background:url(a.png)}",
-    "var s = '<p>x</p>';", "if (a < b && c > d) {}", "document.write('<div>')", "\n", " ",
-    "/* c */", "<b>bold</b>", "&amp;", "中文隐藏内容", "\u202e", "😀", "'\"",
+    MARK,
+    "function(){return 1}",
+    "p{color:red}",
+    ".x{color:#fff;background:url(a.png)}",
+    "var s = '<p>x</p>';",
+    "if (a < b && c > d) {}",
+    "document.write('<div>')",
+    "\n",
+    " ",
+    "/* c */",
+    "<b>bold</b>",
+    "&amp;",
+    "中文隐藏内容",
+    "\u202e",
+    "😀",
+    "'\"",
 )
 
 
@@ -163,15 +225,27 @@ def hidden_content(page: bool = False, markdown: bool = False):
         # a <p> inside a hidden element, or one swallowed by an unclosed <div> inside it, may
         # become the page's main content
         pieces = tuple(piece for piece in pieces if "<" not in piece)
-    return st.lists(st.sampled_from(pieces), min_size=1, max_size=8).map(
-        lambda parts: re.sub(r"\n\s*\n", "\n", "".join(parts) + MARK)
-    )
+    return st.lists(st.sampled_from(pieces), min_size=1, max_size=8).map(lambda parts: re.sub(r"\n\s*\n", "\n", "".join(parts) + MARK))
 
 
 def _hidden_elements(markdown: bool, page: bool = False):
     tags = [
-        "script", "style", "noscript", "template", "iframe", "textarea", "select", "svg", "object",
-        "button", "nav", "aside", "footer", "form", "SCRIPT", "Style",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "textarea",
+        "select",
+        "svg",
+        "object",
+        "button",
+        "nav",
+        "aside",
+        "footer",
+        "form",
+        "SCRIPT",
+        "Style",
     ]
     if "hidden_raw_text" not in KNOWN_BUGS:
         tags += ["noembed", "noframes", "title"]
@@ -183,8 +257,11 @@ def _hidden_elements(markdown: bool, page: bool = False):
         content = content.replace("-", "")
         return f"<!--{content}-->"
 
-    boxes = [f"<div class=\"share-box\">{MARK}</div>", f"<div class=\"ad\"><p>{MARK}</p></div>",
-             f"<div class=\"comment-list\"><p>{MARK}</p><p>{MARK}</p></div>"]
+    boxes = [
+        f'<div class="share-box">{MARK}</div>',
+        f'<div class="ad"><p>{MARK}</p></div>',
+        f'<div class="comment-list"><p>{MARK}</p><p>{MARK}</p></div>',
+    ]
     closed = st.booleans() if not markdown else st.just(True)
     if page and "boilerplate_main_content" in KNOWN_BUGS:
         boxes = boxes[:1]  # a box of <p> may be chosen as the page's main content,
@@ -196,22 +273,66 @@ def _hidden_elements(markdown: bool, page: bool = False):
         st.builds(lambda c: f"<?xml {c.replace('>', '')} ?>", hidden_content(page, markdown)),
         st.builds(lambda c: f"<![CDATA[{c.replace(']', '').replace('>', '')}]]>", hidden_content(page, markdown)),
         st.just(f"<!-- {MARK} -->"),
-        st.just(f"<div style=\"display:none\" hidden></div><img alt=\"{MARK}\" src=\"x.png\">"),
+        st.just(f'<div style="display:none" hidden></div><img alt="{MARK}" src="x.png">'),
     )
 
 
 # --- strategies: HTML -------------------------------------------------------------------------
 
 VISIBLE_TAGS = (
-    "p", "div", "span", "a", "b", "strong", "em", "i", "font", "h1", "h2", "h3", "ul", "ol", "li",
-    "table", "tr", "td", "th", "blockquote", "pre", "code", "section", "article", "main", "sup",
-    "center", "dl", "dd", "figure", "figcaption", "header", "small",
+    "p",
+    "div",
+    "span",
+    "a",
+    "b",
+    "strong",
+    "em",
+    "i",
+    "font",
+    "h1",
+    "h2",
+    "h3",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "blockquote",
+    "pre",
+    "code",
+    "section",
+    "article",
+    "main",
+    "sup",
+    "center",
+    "dl",
+    "dd",
+    "figure",
+    "figcaption",
+    "header",
+    "small",
 )
 ATTR_VALUES = st.one_of(
-    st.sampled_from(("content", "article", "share", "ad", "footer", "tags", "x y", "font-weight:bold",
-                     "font-weight: 700", "strong-bold", "https://example.com/a?b=1", "")),
+    st.sampled_from(
+        (
+            "content",
+            "article",
+            "share",
+            "ad",
+            "footer",
+            "tags",
+            "x y",
+            "font-weight:bold",
+            "font-weight: 700",
+            "strong-bold",
+            "https://example.com/a?b=1",
+            "",
+        )
+    ),
     st.just(MARK),
-    st.text(st.characters(codec="ascii", exclude_characters="\"<>&\x00\\`"), max_size=20),
+    st.text(st.characters(codec="ascii", exclude_characters='"<>&\x00\\`'), max_size=20),
     st.builds(lambda n: "a" * n, st.integers(1000, 200_000)),
 )
 ATTR = st.builds(
@@ -232,9 +353,9 @@ def html_nodes(markdown: bool = False, page: bool = False):
 
     def element(children):
         return st.builds(
-            lambda tag, attrs, kids, seps, closed: f"<{tag}{''.join(attrs)}>"
-            + "".join(k + s for k, s in zip(kids, seps))
-            + (f"</{tag}>" if closed else ""),
+            lambda tag, attrs, kids, seps, closed: (
+                f"<{tag}{''.join(attrs)}>" + "".join(k + s for k, s in zip(kids, seps)) + (f"</{tag}>" if closed else "")
+            ),
             st.sampled_from(VISIBLE_TAGS),
             st.lists(ATTR, max_size=3),
             st.lists(children, max_size=6),
@@ -255,11 +376,19 @@ def html_documents(draw) -> tuple[bytes, str]:
     glue = "\n\n" if markdown else draw(st.sampled_from(("", "\n", "\n\n")))
     body = glue.join(nodes)
     if kind == "page":
-        head = draw(st.sampled_from((
-            "", "<title>页面标题 - 网站</title>", f"<style>{MARK} p{{color:red}}</style>",
-            f"<script>var x = '{MARK}';</script>", '<meta property="og:title" content="OG 标题">',
-            '<meta charset="gbk">', '<meta property="article:published_time" content="2021-12-06T10:56:51+08:00">',
-        )))
+        head = draw(
+            st.sampled_from(
+                (
+                    "",
+                    "<title>页面标题 - 网站</title>",
+                    f"<style>{MARK} p{{color:red}}</style>",
+                    f"<script>var x = '{MARK}';</script>",
+                    '<meta property="og:title" content="OG 标题">',
+                    '<meta charset="gbk">',
+                    '<meta property="article:published_time" content="2021-12-06T10:56:51+08:00">',
+                )
+            )
+        )
         doctype = draw(st.sampled_from(("<!doctype html>", "<!DOCTYPE html>", "<html>", "<?xml version='1.0'?><!-- saved --><html>")))
         text = f"{doctype}<head>{head}</head><body>{body}</body></html>"
     elif kind == "frontmatter":
@@ -288,8 +417,27 @@ def mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
 
 
 BYTE_NOISE = st.sampled_from(
-    (b"\x00", b"\xff", b"\xfe\xff", b"\xed\xa0\x80", b"\xc3", b"\x80", b"\xe4\xb8", b"<", b">", b"</",
-     b"<!--", b"-->", b"<script>", b"&#", b"\r", b"\n---\n", b"\xef\xbb\xbf", b"\x1b[31m", b"\xa1\xa1")
+    (
+        b"\x00",
+        b"\xff",
+        b"\xfe\xff",
+        b"\xed\xa0\x80",
+        b"\xc3",
+        b"\x80",
+        b"\xe4\xb8",
+        b"<",
+        b">",
+        b"</",
+        b"<!--",
+        b"-->",
+        b"<script>",
+        b"&#",
+        b"\r",
+        b"\n---\n",
+        b"\xef\xbb\xbf",
+        b"\x1b[31m",
+        b"\xa1\xa1",
+    )
 )
 mutations = st.lists(
     st.tuples(st.integers(0, 10**6), st.integers(0, 8), st.one_of(BYTE_NOISE, st.binary(max_size=8))),
@@ -308,19 +456,64 @@ def _alias_bomb(levels: int, width: int, field: str) -> str:
 
 
 YAML_LINES = st.one_of(
-    st.sampled_from((
-        "title: 正常标题", "title:\t\"tab", 'title: "unclosed', "title: 'unclosed", "title: [a, b", "title: {a: 1}",
-        "title: !!binary aGVsbG8=", "title: !!python/object:os.system x", "title: !!set {a, b}", "title: null",
-        "title: ~", "title: 12", "title: .nan", "title: |\n  多行\n  标题", 'title: "\\u202e\\u200b反转"',
-        "date: 2021-12-06", "date: 2021-13-45", "date: Mon, 06 Dec 2021 10:56:51 GMT", "date: 99999999999999999999",
-        "date: -1e400", "date: .inf", "date: true", "date: [1]", "date: 2001-12-14t21:59:43.10-99:00",
-        'date: "2021年12月6日"', "date: 0001-01-01 00:00:00 +10:00", "date: 9999-12-31 23:59:59 -10:00",
-        "tags: [a, [b, [c]]]", "tags: {a: 1}", "tags: 1.5e400", "tags: true", "tags: [[], '', ~]",
-        "categories: [新闻, 科技]", "categories: [{a: 1}]", "author: {name: [1]}", "author: [a, b]",
-        "url: 5", "link: http://x", "- a", "- b", "? [a]\n: 1", "<<: 5", "<<: {title: merged}", "a: &x 1",
-        "b: *x", "c: *undefined", "\tindented: tab", "key with no value", ": no key", "%YAML 1.2",
-        "!!map", "'': empty key", "title: " + "[" * 200 + "]" * 200, "title: " + "[" * 5000,
-    )),
+    st.sampled_from(
+        (
+            "title: 正常标题",
+            'title:\t"tab',
+            'title: "unclosed',
+            "title: 'unclosed",
+            "title: [a, b",
+            "title: {a: 1}",
+            "title: !!binary aGVsbG8=",
+            "title: !!python/object:os.system x",
+            "title: !!set {a, b}",
+            "title: null",
+            "title: ~",
+            "title: 12",
+            "title: .nan",
+            "title: |\n  多行\n  标题",
+            'title: "\\u202e\\u200b反转"',
+            "date: 2021-12-06",
+            "date: 2021-13-45",
+            "date: Mon, 06 Dec 2021 10:56:51 GMT",
+            "date: 99999999999999999999",
+            "date: -1e400",
+            "date: .inf",
+            "date: true",
+            "date: [1]",
+            "date: 2001-12-14t21:59:43.10-99:00",
+            'date: "2021年12月6日"',
+            "date: 0001-01-01 00:00:00 +10:00",
+            "date: 9999-12-31 23:59:59 -10:00",
+            "tags: [a, [b, [c]]]",
+            "tags: {a: 1}",
+            "tags: 1.5e400",
+            "tags: true",
+            "tags: [[], '', ~]",
+            "categories: [新闻, 科技]",
+            "categories: [{a: 1}]",
+            "author: {name: [1]}",
+            "author: [a, b]",
+            "url: 5",
+            "link: http://x",
+            "- a",
+            "- b",
+            "? [a]\n: 1",
+            "<<: 5",
+            "<<: {title: merged}",
+            "a: &x 1",
+            "b: *x",
+            "c: *undefined",
+            "\tindented: tab",
+            "key with no value",
+            ": no key",
+            "%YAML 1.2",
+            "!!map",
+            "'': empty key",
+            "title: " + "[" * 200 + "]" * 200,
+            "title: " + "[" * 5000,
+        )
+    ),
     st.builds(lambda v: f"title: {json.dumps(v, ensure_ascii=False)}", st.text(_VISIBLE_CHARS, max_size=40)),
     st.builds(lambda v: f"date: {json.dumps(v, ensure_ascii=False)}", st.text(max_size=30)),
     st.builds(lambda n: "big: " + "x" * n, st.integers(1000, 100_000)),
@@ -337,13 +530,17 @@ def front_matter_documents(draw) -> bytes:
     lines = draw(st.lists(YAML_LINES, max_size=8))
     opener = draw(st.sampled_from(("---\n", "---\r\n", "\n\n---\n", "--- \n", "---\t\n")))
     closer = draw(st.sampled_from(("---\n", "...\n", "---", "--- \r\n", "", "----\n")))
-    body = draw(st.sampled_from((
-        "正文第一段，足够长的中文内容在这里。\n\n第二段也是足够长的中文内容。",
-        "<p>HTML 正文，足够长的一段内容。</p>",
-        "",
-        "---\n---\n",
-        "Body text long enough to be a paragraph of its own.",
-    )))
+    body = draw(
+        st.sampled_from(
+            (
+                "正文第一段，足够长的中文内容在这里。\n\n第二段也是足够长的中文内容。",
+                "<p>HTML 正文，足够长的一段内容。</p>",
+                "",
+                "---\n---\n",
+                "Body text long enough to be a paragraph of its own.",
+            )
+        )
+    )
     text = opener + "\n".join(lines) + "\n" + closer + body
     return text.encode("utf-8")
 
@@ -359,8 +556,14 @@ def check_article(article: Article, hidden_marker: bool, check_title: bool = Tru
     assert isinstance(article, Article)
     assert isinstance(article.title, str) and article.title.strip(), article.title
     if "control_chars" not in KNOWN_BUGS:
-        for value in (article.title, article.author or "", *article.tags, *article.categories,
-                      *(p.text for p in article.paragraphs), *(p.section or "" for p in article.paragraphs)):
+        for value in (
+            article.title,
+            article.author or "",
+            *article.tags,
+            *article.categories,
+            *(p.text for p in article.paragraphs),
+            *(p.section or "" for p in article.paragraphs),
+        ):
             assert not _CONTROL.search(value), f"control character in the article: {value[:200]!r}"
     assert article.paragraphs, "an Article without paragraphs"
     for i, paragraph in enumerate(article.paragraphs):
@@ -374,9 +577,11 @@ def check_article(article: Article, hidden_marker: bool, check_title: bool = Tru
             match = MARKUP_IN_TEXT.search(text)
             assert match is None, f"markup {match.group()!r} in paragraph {i}: {text[:300]!r}"
     if hidden_marker:
-        for where, value in ([("title", article.title)] if check_title else []) + [
-            (f"paragraph {p.index}", p.text) for p in article.paragraphs
-        ] + [(f"section of {p.index}", p.section or "") for p in article.paragraphs]:
+        for where, value in (
+            ([("title", article.title)] if check_title else [])
+            + [(f"paragraph {p.index}", p.text) for p in article.paragraphs]
+            + [(f"section of {p.index}", p.section or "") for p in article.paragraphs]
+        ):
             for bit in HIDDEN_BITS:
                 assert bit not in value, f"hidden content {bit!r} in {where}: {value[:300]!r}"
 
@@ -417,8 +622,7 @@ def test_parse_html_never_leaks_hidden_content_or_markup(doc):
     data, kind = doc
     article = parse_or_error(data)
     if article is not None:
-        check_article(article, hidden_marker=True,
-                      check_title=not (kind == "page" and "h1_title_boilerplate" in KNOWN_BUGS))
+        check_article(article, hidden_marker=True, check_title=not (kind == "page" and "h1_title_boilerplate" in KNOWN_BUGS))
 
 
 @FUZZ
@@ -479,7 +683,11 @@ if "final_sigma" in KNOWN_BUGS:
 TOKEN_TEXT = st.one_of(
     st.text(_TOKEN_CHARS, max_size=300),
     st.lists(st.one_of(st.sampled_from(_TOKEN_PIECES), st.text(_TOKEN_CHARS, max_size=5)), max_size=40).map("".join),
-    st.builds(lambda s, n: (s * n)[:10_000], st.sampled_from(("中", "a", "；", "😀", "ﬁ", "㍿", "e\u0301", " ", "\x00", "中华人民共和国")), st.integers(1, 10_000)),
+    st.builds(
+        lambda s, n: (s * n)[:10_000],
+        st.sampled_from(("中", "a", "；", "😀", "ﬁ", "㍿", "e\u0301", " ", "\x00", "中华人民共和国")),
+        st.integers(1, 10_000),
+    ),
     st.sampled_from(("'; DROP TABLE paragraphs;--", ".*+?[](){}|\\^$", "%s%n%x", "\x00\x01\x02\x1b[0m", "１２３ＡＢＣ")),
 )
 
@@ -532,10 +740,24 @@ QUERY = st.one_of(
     st.builds(lambda q, noise: q + noise, st.sampled_from(QUESTIONS), st.text(_TOKEN_CHARS, max_size=20)),
     st.builds(lambda q, n: " ".join([q] * n)[:10_000], st.sampled_from(QUESTIONS), st.integers(1, 300)),
     TOKEN_TEXT,
-    st.sampled_from((
-        "", " ", "？？？", "。，、；：！", "\x00", "\u202e\u200b", "' OR 1=1 --", "Robert'); DROP TABLE articles;--",
-        "(.*)+$", "[^a]{1000000}", "的了吗什么", "the what", "理财" * 5000, "北京" + "\u0301" * 50,
-    )),
+    st.sampled_from(
+        (
+            "",
+            " ",
+            "？？？",
+            "。，、；：！",
+            "\x00",
+            "\u202e\u200b",
+            "' OR 1=1 --",
+            "Robert'); DROP TABLE articles;--",
+            "(.*)+$",
+            "[^a]{1000000}",
+            "的了吗什么",
+            "the what",
+            "理财" * 5000,
+            "北京" + "\u0301" * 50,
+        )
+    ),
 )
 
 
@@ -572,7 +794,9 @@ REPLY_TEXT = st.one_of(
         ),
         max_size=60,
     ).map("".join),
-    st.builds(lambda s, n: (s * n)[:12_000], st.sampled_from(("<&>", "😀", "中文", "a", "&amp;", " ", "\u202e", "\n")), st.integers(1, 12_000)),
+    st.builds(
+        lambda s, n: (s * n)[:12_000], st.sampled_from(("<&>", "😀", "中文", "a", "&amp;", " ", "\u202e", "\n")), st.integers(1, 12_000)
+    ),
 ).filter(lambda s: s.strip())
 
 
@@ -582,18 +806,36 @@ def hits(draw, max_hits: int = 12) -> list[Hit]:
     for pid in range(draw(st.integers(1, max_hits))):
         text = draw(REPLY_TEXT)
         n = len(text)
-        spans = draw(st.lists(st.tuples(st.integers(0, n), st.integers(0, n)).map(sorted).filter(lambda p: p[0] < p[1]).map(tuple), max_size=20))
-        published = draw(st.one_of(st.none(), st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(timezone.utc))))
-        out.append(Hit(
-            article_id="%012x" % pid, title=draw(REPLY_TEXT), paragraph_index=pid, text=text,
-            section=draw(st.one_of(st.none(), REPLY_TEXT)), score=draw(st.floats(0, 100)), published=published,
-            source=None, pid=pid, highlights=tuple(spans),
-        ))
+        spans = draw(
+            st.lists(st.tuples(st.integers(0, n), st.integers(0, n)).map(sorted).filter(lambda p: p[0] < p[1]).map(tuple), max_size=20)
+        )
+        published = draw(
+            st.one_of(st.none(), st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)))
+        )
+        out.append(
+            Hit(
+                article_id="%012x" % pid,
+                title=draw(REPLY_TEXT),
+                paragraph_index=pid,
+                text=text,
+                section=draw(st.one_of(st.none(), REPLY_TEXT)),
+                score=draw(st.floats(0, 100)),
+                published=published,
+                source=None,
+                pid=pid,
+                highlights=tuple(spans),
+            )
+        )
     return out
 
 
 @FUZZ
-@given(st.text(_TOKEN_CHARS.filter(lambda c: not "\ud800" <= c <= "\udfff"), max_size=300), hits(), st.sampled_from(("zh", "en", "fr")), st.integers(0, 999_999))
+@given(
+    st.text(_TOKEN_CHARS.filter(lambda c: not "\ud800" <= c <= "\udfff"), max_size=300),
+    hits(),
+    st.sampled_from(("zh", "en", "fr")),
+    st.integers(0, 999_999),
+)
 def test_every_reply_is_valid_telegram_html_within_limits(query, hit_list, lang, offset):
     html = format_answer(query, hit_list, lang, offset)
     check_reply(html)
@@ -618,13 +860,16 @@ def test_no_answer_is_valid_telegram_html_for_any_question(query):
 DEEP_TEXT = "这是嵌套很深的正文内容，应该被完整保留下来，不会因为嵌套而丢失。"
 
 
-@pytest.mark.parametrize("open_tag, close_tag", [
-    ("<blockquote>", "</blockquote>"),
-    ("<span><em><font>", "</font></em></span>"),
-    ("<blockquote><span>", None),  # never closed
-    ("<div>", "</div>"),
-    ("<section>", None),
-])
+@pytest.mark.parametrize(
+    "open_tag, close_tag",
+    [
+        ("<blockquote>", "</blockquote>"),
+        ("<span><em><font>", "</font></em></span>"),
+        ("<blockquote><span>", None),  # never closed
+        ("<div>", "</div>"),
+        ("<section>", None),
+    ],
+)
 def test_deep_nesting_5000_levels_keeps_the_text(open_tag, close_tag):
     if open_tag in ("<div>", "<section>") and "quadratic_nesting" in KNOWN_BUGS:
         pytest.skip("about 10 s each while the quadratic nesting bug is open (see its xfail test)")
@@ -651,7 +896,9 @@ def test_deep_nesting_with_links_at_every_level_keeps_the_text():
 def test_deep_nesting_inside_a_page_with_hidden_content():
     html = (
         f"<!doctype html><html><head><script>{MARK}</script></head><body>"
-        + "<span><b>" * 2500 + f"<!-- {MARK} --><style>{MARK}{{color:red}}</style>" + f"<p>{DEEP_TEXT}</p>"
+        + "<span><b>" * 2500
+        + f"<!-- {MARK} --><style>{MARK}{{color:red}}</style>"
+        + f"<p>{DEEP_TEXT}</p>"
         + "</body></html>"
     )
     article = parse_or_error(html.encode("utf-8"))
@@ -676,14 +923,18 @@ def test_billion_laughs_in_a_field_that_is_not_read_parses():
     assert article.title == "笑话炸弹" and article.tags == ()
 
 
-@pytest.mark.parametrize("data", [
-    b"\x00",
-    b"<p>\x00</p>",
-    "<p>正文\x00内容足够长的一段</p>".encode(),
-    b"\xff\xfe" + "<p>足够长的正文内容在这里。</p>".encode("utf-16-le") + b"\x00\x00",
-    "\ufeff".encode() + b"\x00" * 100,
-    "---\ntitle: t\n---\n正文里有 NUL\x00 字符，足够长。".encode(),
-], ids=["nul", "nul-in-p", "nul-in-text", "utf16-nul", "bom-nuls", "front-matter-nul"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00",
+        b"<p>\x00</p>",
+        "<p>正文\x00内容足够长的一段</p>".encode(),
+        b"\xff\xfe" + "<p>足够长的正文内容在这里。</p>".encode("utf-16-le") + b"\x00\x00",
+        "\ufeff".encode() + b"\x00" * 100,
+        "---\ntitle: t\n---\n正文里有 NUL\x00 字符，足够长。".encode(),
+    ],
+    ids=["nul", "nul-in-p", "nul-in-text", "utf16-nul", "bom-nuls", "front-matter-nul"],
+)
 def test_nul_bytes_give_parse_error_or_clean_text(data):
     article = parse_or_error(data)
     if article is not None:
@@ -700,7 +951,9 @@ def test_entities_out_of_range_and_invalid_are_safe():
 def test_huge_attributes_and_thousands_of_attributes():
     html = (
         f'<p title="{"a" * 2_000_000}" class="{"x " * 100_000}">第一段正文内容足够长，会被保留下来。</p>'
-        + "<p " + "".join(f'a{i}="{MARK}" ' for i in range(20_000)) + ">第二段正文内容也足够长，会被保留。</p>"
+        + "<p "
+        + "".join(f'a{i}="{MARK}" ' for i in range(20_000))
+        + ">第二段正文内容也足够长，会被保留。</p>"
     )
     article = parse_bytes(html.encode(), SOURCE)
     check_article(article, hidden_marker=True)
@@ -715,11 +968,15 @@ _GENERIC_FAILS = {
 }
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"BUG: {_GENERIC_FAILS[n]}"))
-    if _GENERIC_FAILS.get(n) in KNOWN_BUGS else n
-    for n in REGRESSION_FILES
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"BUG: {_GENERIC_FAILS[n]}"))
+        if _GENERIC_FAILS.get(n) in KNOWN_BUGS
+        else n
+        for n in REGRESSION_FILES
+    ],
+)
 def test_regression_files_give_article_or_parse_error(name):
     if "alias_bomb" in name and "yaml_alias_expansion" in KNOWN_BUGS and "unused" not in name:
         pytest.skip("expands tens of thousands of strings while the alias bomb bug is open")
@@ -755,18 +1012,26 @@ def test_bug_many_short_lines_make_bounded_paragraphs(source):
     elif source == "list":
         data = ("<p>一段足够长的正文内容在这里出现。</p><ul>" + "".join(f"<li>第{i}项</li>" for i in range(200)) + "</ul>").encode()
     else:
-        data = ("<p>一段足够长的正文内容在这里出现。</p><table>" + "".join(f"<tr><td>{i}</td></tr>" for i in range(1000)) + "</table><p>另一段足够长的正文内容在这里出现。</p>").encode()
+        data = (
+            "<p>一段足够长的正文内容在这里出现。</p><table>"
+            + "".join(f"<tr><td>{i}</td></tr>" for i in range(1000))
+            + "</table><p>另一段足够长的正文内容在这里出现。</p>"
+        ).encode()
     article = parse_bytes(data, SOURCE)
     longest = max(len(p.text) for p in article.paragraphs)
     assert longest <= MAX_PARAGRAPH, f"a paragraph of {longest} characters"
 
 
-@pytest.mark.parametrize("html", [
-    "<noembed><p>noembed 隐藏的内容</p><script>hidden()</script></noembed>",
-    "<noframes><div>noframes 隐藏的内容</div></noframes>",
-    "<title><b>正文中的 title 元素</b></title>",
-    "<head><title>标题<script>x()</script></title></head>",
-], ids=["noembed", "noframes", "title", "head-title"])
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<noembed><p>noembed 隐藏的内容</p><script>hidden()</script></noembed>",
+        "<noframes><div>noframes 隐藏的内容</div></noframes>",
+        "<title><b>正文中的 title 元素</b></title>",
+        "<head><title>标题<script>x()</script></title></head>",
+    ],
+    ids=["noembed", "noframes", "title", "head-title"],
+)
 def test_bug_hidden_raw_text_elements_are_dropped(html):
     data = f"<p>这是一段正常的正文内容，足够长，会被保留下来。</p>{html}<p>这是第二段正常的正文内容，也足够长。</p>".encode()
     article = parse_bytes(data, SOURCE)
@@ -774,12 +1039,16 @@ def test_bug_hidden_raw_text_elements_are_dropped(html):
         assert not MARKUP_IN_TEXT.search(p.text) and "隐藏" not in p.text and "title 元素" not in p.text, p.text
 
 
-@pytest.mark.parametrize("data", [
-    (REGRESSIONS / "yaml_control_chars_in_title.md").read_bytes(),
-    "<h1>标题</h1><p>正文含有终端转义序列&#27;]0;pwned&#7;以及&#27;[2J清屏，足够长。</p>".encode(),
-    ("<h1>标题</h1><pre>代码块\x1b[31m红色</pre><p>" + "正文内容足够长的一段文字。" * 200 + "</p>").encode(),
-    b"\x01\r\x81@",  # the fuzzer's find: title "\x01"
-], ids=["yaml-title", "html-entities", "raw-esc-in-pre", "raw-bytes-title"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        (REGRESSIONS / "yaml_control_chars_in_title.md").read_bytes(),
+        "<h1>标题</h1><p>正文含有终端转义序列&#27;]0;pwned&#7;以及&#27;[2J清屏，足够长。</p>".encode(),
+        ("<h1>标题</h1><pre>代码块\x1b[31m红色</pre><p>" + "正文内容足够长的一段文字。" * 200 + "</p>").encode(),
+        b"\x01\r\x81@",  # the fuzzer's find: title "\x01"
+    ],
+    ids=["yaml-title", "html-entities", "raw-esc-in-pre", "raw-bytes-title"],
+)
 def test_bug_control_characters_are_dropped(data):
     article = parse_or_error(data)  # a file that was nothing but control characters has no text
     if article is None:
@@ -834,10 +1103,17 @@ _NOSCRIPT_DIV_PAGE = """<!doctype html><head></head><body><div><noscript>documen
 </noscript><p>这是文章的正文第一段，北京是全球最具创新活力的城市。</body></html>"""
 
 
-@pytest.mark.parametrize("html", [
-    _BOX_PAGE.format(box="comment-list"), _BOX_PAGE.format(box="sidebar"), _BOX_PAGE.format(box="ad"), _NOSCRIPT_PAGE,
-    _NOSCRIPT_DIV_PAGE,
-], ids=["comment-list", "sidebar", "ad", "noscript", "noscript-div"])
+@pytest.mark.parametrize(
+    "html",
+    [
+        _BOX_PAGE.format(box="comment-list"),
+        _BOX_PAGE.format(box="sidebar"),
+        _BOX_PAGE.format(box="ad"),
+        _NOSCRIPT_PAGE,
+        _NOSCRIPT_DIV_PAGE,
+    ],
+    ids=["comment-list", "sidebar", "ad", "noscript", "noscript-div"],
+)
 def test_bug_page_main_content_is_not_a_boilerplate_box(html):
     article = parse_or_error(html.encode())
     if article is None:  # the markup hid the article inside the boilerplate: nothing leaks
@@ -847,12 +1123,20 @@ def test_bug_page_main_content_is_not_a_boilerplate_box(html):
     assert "正文第一段" in texts and "网友评论" not in texts, texts
 
 
-@pytest.mark.parametrize("h1", [
-    '文章标题<span class="share">分享到微博</span>', "文章标题<button>收藏</button>",
-    "<noscript>请启用JS</noscript>文章标题", '文章标题<a class="jiucuo">纠错</a>',
-    f'文章标题<div class="share-box">{MARK}</div>',  # the fuzzer's find
-], ids=["share", "button", "noscript", "jiucuo", "fuzzer"])
+@pytest.mark.parametrize(
+    "h1",
+    [
+        '文章标题<span class="share">分享到微博</span>',
+        "文章标题<button>收藏</button>",
+        "<noscript>请启用JS</noscript>文章标题",
+        '文章标题<a class="jiucuo">纠错</a>',
+        f'文章标题<div class="share-box">{MARK}</div>',  # the fuzzer's find
+    ],
+    ids=["share", "button", "noscript", "jiucuo", "fuzzer"],
+)
 def test_bug_page_title_from_h1_has_no_boilerplate(h1):
-    html = (f"<!doctype html><html><body><h1>{h1}</h1><article><p>这是文章的正文第一段，讲述了一件事情的来龙去脉，"
-            "内容足够长，超过五十个字符以便被选为正文区域。</p></article></body></html>")
+    html = (
+        f"<!doctype html><html><body><h1>{h1}</h1><article><p>这是文章的正文第一段，讲述了一件事情的来龙去脉，"
+        "内容足够长，超过五十个字符以便被选为正文区域。</p></article></body></html>"
+    )
     assert parse_bytes(html.encode(), SOURCE).title == "文章标题"

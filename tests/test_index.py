@@ -114,8 +114,12 @@ def test_save_writes_no_pickle_and_cleans_old_generations(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["version"] == FORMAT_VERSION and len(manifest["segments"]) == 1
     names = {p.name for p in tmp_path.iterdir()}
-    assert names == {"manifest.json", manifest["segments"][0]["name"],
-                     f"vocab_hash-{index.generation:06d}.npy", f"vocab_df-{index.generation:06d}.npy"}
+    assert names == {
+        "manifest.json",
+        manifest["segments"][0]["name"],
+        f"vocab_hash-{index.generation:06d}.npy",
+        f"vocab_df-{index.generation:06d}.npy",
+    }
     for npy in tmp_path.rglob("*.npy"):
         np.load(npy, allow_pickle=False)  # raises if any array needed pickle
 

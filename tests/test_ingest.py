@@ -9,8 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED
+
 from articlebot.corpus.ingest import AddReport, add_paths, iter_article_files
 from articlebot.corpus.parse import parse_file
 from articlebot.corpus.store import Store
@@ -23,18 +23,13 @@ MARKER = "触发器标记XYZ"
 
 def markdown_article(title: str, n: int = 3, marker_in: int | None = None, extra: str = "") -> str:
     """A plain markdown article: '# title' then n paragraphs (the marker in paragraph `marker_in`)."""
-    paragraphs = [
-        f"{SENTENCE}，{title}第{i}段{MARKER if i == marker_in else ''}{extra}。" for i in range(n)
-    ]
+    paragraphs = [f"{SENTENCE}，{title}第{i}段{MARKER if i == marker_in else ''}{extra}。" for i in range(n)]
     return f"# {title}\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
 def html_page(title: str, n: int = 4) -> str:
     body = "".join(f"<p>{SENTENCE}，{title}第{i}段。</p>" for i in range(n))
-    return (
-        f"<!DOCTYPE html><html><head><title>{title} - 某某网</title></head>"
-        f"<body><article><h1>{title}</h1>{body}</article></body></html>"
-    )
+    return f"<!DOCTYPE html><html><head><title>{title} - 某某网</title></head><body><article><h1>{title}</h1>{body}</article></body></html>"
 
 
 def file_id(path: Path) -> str:
@@ -55,9 +50,7 @@ def dump(db: Path) -> tuple[list, list]:
 def paragraph_counts(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute(
-            "SELECT a.id, (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id) FROM articles a"
-        ).fetchall()
+        rows = conn.execute("SELECT a.id, (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id) FROM articles a").fetchall()
     finally:
         conn.close()
     return dict(rows)
@@ -110,9 +103,7 @@ def test_add_tree_counts_and_articles(store: Store, tree: Path):
         (tree / "sub" / "c.html", "丙文章", 4),
         (tree / "sub" / "deeper" / "NOEXT", "丁文章", 5),
     ]
-    assert report.articles == [
-        {"id": file_id(path), "title": title, "paragraphs": n, "status": "added"} for path, title, n in expected
-    ]
+    assert report.articles == [{"id": file_id(path), "title": title, "paragraphs": n, "status": "added"} for path, title, n in expected]
     titles = {a.title for a in store.list_articles()}
     assert titles == {"甲文章", "乙文章", "丙文章", "丁文章"}
     for path, title, n in expected:
@@ -320,9 +311,7 @@ def test_failure_mid_transaction_leaves_no_half_article(store: Store, tmp_path: 
         assert conn.execute("SELECT count(*) FROM articles WHERE id = ?", (third_id,)).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM paragraphs WHERE article_id = ?", (third_id,)).fetchone()[0] == 0
         # no orphan paragraph of any kind
-        assert conn.execute(
-            "SELECT count(*) FROM paragraphs WHERE article_id NOT IN (SELECT id FROM articles)"
-        ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM paragraphs WHERE article_id NOT IN (SELECT id FROM articles)").fetchone()[0] == 0
     finally:
         conn.close()
     counts = paragraph_counts(db_path)

@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from program import PROJECT
 
 SOURCES = ("pyproject.toml", "README.md", "articlebot", "corpus", "retrieval", "bot")

@@ -12,17 +12,17 @@ import codecs
 import hashlib
 import random
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED
+
 from articlebot.corpus.errors import ParseError
 from articlebot.corpus.paragraphs import MAX_CHARS, MIN_CHARS
 from articlebot.corpus.parse import DEFAULT_MAX_BYTES, is_mangled_title, parse_bytes, parse_file
 
-UTC = timezone.utc
+UTC = UTC
 CST = timezone(timedelta(hours=8))
 
 # Sentences long enough (>= MIN_CHARS) never to be merged with a neighbour.
@@ -72,10 +72,7 @@ def hexo(body: str, *, leading: str = "", **fields: str) -> str:
 
 
 def html_page(*, head: str = "", title: str = "网页标题_新浪财经", body: str) -> str:
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-        f"<title>{title}</title>{head}</head>\n<body>\n{body}\n</body></html>"
-    )
+    return f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title>{head}</head>\n<body>\n{body}\n</body></html>'
 
 
 HTML_BODY = f"<div>\n<p>　　{S1}</p>\n<p>　　{S2}</p>\n<p>　　{S3}</p>\n</div>\n"
@@ -117,9 +114,7 @@ def test_front_matter_nested_categories_are_flattened(tmp_path):
 
 
 def test_front_matter_author_mapping_and_link_field(tmp_path):
-    article = parse(
-        tmp_path, "a.txt", hexo(HTML_BODY, title="标题", author="\n  name: 张三", link="https://x.example/1")
-    )
+    article = parse(tmp_path, "a.txt", hexo(HTML_BODY, title="标题", author="\n  name: 张三", link="https://x.example/1"))
     assert article.author == "张三"
     assert article.url == "https://x.example/1"
 
@@ -412,10 +407,7 @@ def test_gbk_front_matter_file(tmp_path):
 
 
 def test_html_page_declaring_gbk_encoded_in_gbk(tmp_path):
-    page = (
-        '<html><head><meta charset="gbk"><title>网页标题_新浪财经</title></head>'
-        f"<body><div><p>{S1}</p><p>{S2}</p></div></body></html>"
-    )
+    page = f'<html><head><meta charset="gbk"><title>网页标题_新浪财经</title></head><body><div><p>{S1}</p><p>{S2}</p></div></body></html>'
     article = parse(tmp_path, "gbk.html", page.encode("gbk"))
     assert article.title == "网页标题"
     assert texts(article) == [S1, S2]

@@ -8,8 +8,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import SEED
+
 from articlebot.corpus.ingest import add_paths
 from articlebot.corpus.parse import parse_file
 from articlebot.corpus.sample import open_sample_store, sample_files
@@ -67,8 +67,17 @@ def test_no_answer_rule_uses_coverage_of_the_question(sample_searcher):
 
 @pytest.mark.parametrize(
     "query",
-    ["", "   ", "的了吗？", "，。！？、“”", "\x00\x01\x1b[31m", "'; DROP TABLE paragraphs; --", ".*+?[](){}|\\^$",
-     "北京" * 5000, "a" * 10000],
+    [
+        "",
+        "   ",
+        "的了吗？",
+        "，。！？、“”",
+        "\x00\x01\x1b[31m",
+        "'; DROP TABLE paragraphs; --",
+        ".*+?[](){}|\\^$",
+        "北京" * 5000,
+        "a" * 10000,
+    ],
 )
 def test_hostile_queries_never_raise(query, sample_searcher):
     hits = sample_searcher.search(query, k=5)
@@ -84,7 +93,12 @@ def test_hit_fields_and_order(sample_searcher):
     article = sample_searcher.store.get(top.article_id)
     paragraph = article.paragraphs[top.paragraph_index]
     assert (top.text, top.section, top.title, top.published, top.source) == (
-        paragraph.text, paragraph.section, article.title, article.published, article.author)
+        paragraph.text,
+        paragraph.section,
+        article.title,
+        article.published,
+        article.author,
+    )
     assert top.docid == f"{top.article_id}:{top.paragraph_index}"
     assert json.loads(json.dumps(top.to_dict()))["title"] == article.title
 

@@ -30,15 +30,8 @@ pytest.importorskip("aiohttp", reason="aiohttp is not installed")
 pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
 
 import httpx  # noqa: E402  (a dependency of python-telegram-bot)
-from telegram.ext import Application  # noqa: E402
-
-import articlebot.bot.app as bot_app  # noqa: E402
-from articlebot.bot import replies  # noqa: E402
-from articlebot.bot.app import build_application, prepare_webhook, run, setup_logging  # noqa: E402
-from articlebot.bot.config import BotConfig, ConfigError  # noqa: E402
-from articlebot.bot.library import Library  # noqa: E402
-from articlebot.corpus.store import Store  # noqa: E402
 from fake_telegram import FakeTelegram  # noqa: E402
+from telegram.ext import Application  # noqa: E402
 from test_bot_e2e import (  # noqa: E402,F401  (db_path and sample_db are fixtures used here)
     ADMIN_ID,
     BOT_USERNAME,
@@ -56,6 +49,13 @@ from test_bot_e2e import (  # noqa: E402,F401  (db_path and sample_db are fixtur
     sample_db,
     started,
 )
+
+import articlebot.bot.app as bot_app  # noqa: E402
+from articlebot.bot import replies  # noqa: E402
+from articlebot.bot.app import build_application, prepare_webhook, run, setup_logging  # noqa: E402
+from articlebot.bot.config import BotConfig, ConfigError  # noqa: E402
+from articlebot.bot.library import Library  # noqa: E402
+from articlebot.corpus.store import Store  # noqa: E402
 
 # A token shaped like BotFather's (bot id, colon, 35 characters of A-Za-z0-9_-).
 REAL_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
@@ -226,7 +226,7 @@ async def test_hostile_file_names_are_labels_not_paths(db_path, tmp_path, monkey
     for article_id, name in added.items():
         source = sources[article_id]
         prefix, _, label = source.partition("/")
-        assert prefix.startswith("telegram:") and prefix[len("telegram:"):] in unique_ids, source
+        assert prefix.startswith("telegram:") and prefix[len("telegram:") :] in unique_ids, source
         assert label and not any(c in label for c in "/\\\x00~"), (name, source)
         assert not label.startswith("."), (name, source)
         assert marker in label and len(label) <= 80
@@ -282,8 +282,20 @@ async def test_oversized_article_refused_before_download(bot):
 # --- 4. the token never reaches a log line -----------------------------------------------------------
 
 # Every logger that could see a Bot API url, a request or a traceback.
-LIBRARY_LOGGERS = ("telegram", "telegram.ext", "httpx", "httpcore", "apscheduler", "tornado", "aiohttp",
-                   "asyncio", "bot", "articlebot", "corpus", "retrieval")
+LIBRARY_LOGGERS = (
+    "telegram",
+    "telegram.ext",
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "tornado",
+    "aiohttp",
+    "asyncio",
+    "bot",
+    "articlebot",
+    "corpus",
+    "retrieval",
+)
 
 
 @contextmanager
@@ -322,8 +334,13 @@ def assert_no_secret(text: str, *secrets: str) -> None:
 
 
 def _bot_config(fake: FakeTelegram, **overrides) -> BotConfig:
-    settings = dict(token=fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url,
-                    admins=frozenset({ADMIN_ID}), max_upload_bytes=MAX_UPLOAD)
+    settings = dict(
+        token=fake.token,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        admins=frozenset({ADMIN_ID}),
+        max_upload_bytes=MAX_UPLOAD,
+    )
     return BotConfig(**{**settings, **overrides})
 
 
@@ -335,7 +352,8 @@ async def test_token_is_redacted_from_every_log_line_at_debug(db_path):
             library = await asyncio.to_thread(Library, db_path)
             application = build_application(config, library)  # after setup_logging, as the CLI does
             poll = lambda: application.updater.start_polling(  # noqa: E731
-                poll_interval=0, timeout=1, allowed_updates=bot_app.ALLOWED_UPDATES)
+                poll_interval=0, timeout=1, allowed_updates=bot_app.ALLOWED_UPDATES
+            )
             async with started(application, poll):
                 harness = Harness(fake, library, config, application)
                 answer = await harness.ask(2201, QUESTION)  # a plain question
@@ -463,8 +481,7 @@ async def test_webhook_refuses_requests_without_the_secret(db_path, secret):
     port = _free_port()
     with logs_as_the_cli_sets_them_up(REAL_TOKEN) as stream:
         async with FakeTelegram(REAL_TOKEN, username=BOT_USERNAME) as fake:
-            config = _bot_config(fake, webhook_url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=port,
-                                 secret_token=secret)
+            config = _bot_config(fake, webhook_url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=port, secret_token=secret)
             assert config.secret_token and (secret is None or config.secret_token == secret)
             library = await asyncio.to_thread(Library, db_path)
             application = build_application(config, library)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from conftest import SEED
+
 from articlebot.corpus.parse import parse_file
 
 EXPECTED_SECTIONS = [
@@ -27,7 +27,7 @@ def test_title_recovered_from_original_title_line(seed):
 
 
 def test_metadata(seed):
-    assert seed.published == datetime(2021, 12, 6, 10, 56, 51, tzinfo=timezone.utc)
+    assert seed.published == datetime(2021, 12, 6, 10, 56, 51, tzinfo=UTC)
     assert seed.published.isoformat() == "2021-12-06T10:56:51+00:00"
     assert seed.categories == ("金融", "新浪财经", "新浪财经－国內")
     assert seed.author == "新浪财经"

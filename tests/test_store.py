@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import platformdirs
 import pytest
-
 
 from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, StoreError
 from articlebot.corpus.models import Article, Paragraph
@@ -36,8 +35,7 @@ def make_article(
     article_id = article_id or content_hash[:12]
     texts = texts if texts is not None else [f"第{i}段：{title}的正文内容。" for i in range(n)]
     paragraphs = tuple(
-        Paragraph(article_id=article_id, index=i, text=t, section="一、概况" if i < 2 else "二、应对")
-        for i, t in enumerate(texts)
+        Paragraph(article_id=article_id, index=i, text=t, section="一、概况" if i < 2 else "二、应对") for i, t in enumerate(texts)
     )
     return Article(
         id=article_id,
@@ -361,7 +359,7 @@ def test_iter_paragraphs_in_pid_order(store: Store):
 def test_list_order_and_counts(store: Store):
     # 09:00+08:00 is 01:00 UTC, earlier than 02:00+00:00 although it sorts later as text.
     early = make_article(1, "e.txt", sha("e"), title="早", published=datetime(2024, 1, 1, 9, tzinfo=CST))
-    late = make_article(2, "l.txt", sha("l"), title="晚", published=datetime(2024, 1, 1, 2, tzinfo=timezone.utc))
+    late = make_article(2, "l.txt", sha("l"), title="晚", published=datetime(2024, 1, 1, 2, tzinfo=UTC))
     undated_b = make_article(3, "u1.txt", sha("u1"), title="B", published=None)
     undated_a = make_article(4, "u2.txt", sha("u2"), title="A", published=None)
     same_time_z = make_article(5, "z.txt", sha("z"), title="Z", published=datetime(2023, 5, 1, tzinfo=CST))

@@ -200,9 +200,7 @@ def test_user_dictionary_with_bom_crlf_and_no_frequency(tmp_path, precise, cache
     text = "王小明去了丝路会客厅，谈数字丝路和新质生产力"
     assert "丝路会客厅" not in precise.tokens(text)
     user_dict = tmp_path / "user.txt"
-    user_dict.write_bytes(
-        "\ufeff# words of our articles\r\n丝路会客厅\r\n\r\n数字丝路 20 n\r\n新质生产力 nz\r\n".encode("utf-8")
-    )
+    user_dict.write_bytes("\ufeff# words of our articles\r\n丝路会客厅\r\n\r\n数字丝路 20 n\r\n新质生产力 nz\r\n".encode("utf-8"))
     tokenizer = Tokenizer(TokenizerConfig(mode="precise", user_dict=str(user_dict)), cache_dir=cache_dir)
     tokens = tokenizer.tokens(text)
     assert {"丝路会客厅", "数字丝路", "新质生产力"} <= set(tokens)
@@ -445,7 +443,6 @@ def test_engine_choice():
     assert Tokenizer(TokenizerConfig(hmm=True)).engine == "jieba"  # rjieba's HMM differs from jieba's
     if rjieba is not None:
         assert Tokenizer(TokenizerConfig(hmm=False)).engine == "rjieba"
-        assert Tokenizer(TokenizerConfig(hmm=False), engine="jieba").fingerprint() != Tokenizer(
-            TokenizerConfig(hmm=False)).fingerprint()
+        assert Tokenizer(TokenizerConfig(hmm=False), engine="jieba").fingerprint() != Tokenizer(TokenizerConfig(hmm=False)).fingerprint()
     with pytest.raises(TokenizerError):
         Tokenizer(TokenizerConfig(hmm=True), engine="rjieba")
