@@ -64,22 +64,21 @@ def open_store(db: str | None) -> Iterator[Store]:
 @contextmanager
 def open_corpus(db: str | None) -> Iterator[Store]:
     """The user's store, or the bundled sample (in memory) when the store is empty."""
-    with open_store(db) as store:
-        if not store.is_empty():
-            yield store
-            return
-        from articlebot.corpus.sample import open_sample_store
+    from articlebot.corpus.sample import SampleFallback
 
-        sample = open_sample_store()
-        click.echo(
-            f"Note: the store {store.path} is empty, so this shows the bundled sample corpus "
-            f"({len(sample)} articles). Add your own with: articlebot add PATH",
-            err=True,
-        )
+    with open_store(db) as store:
+        fallback = SampleFallback(store)
         try:
-            yield sample
+            corpus = fallback.corpus()
+            if corpus is not store:
+                click.echo(
+                    f"Note: the store {store.path} is empty, so this shows the bundled sample corpus "
+                    f"({fallback.sample_size} articles). Add your own with: articlebot add PATH",
+                    err=True,
+                )
+            yield corpus
         finally:
-            sample.close()
+            fallback.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -320,9 +319,9 @@ def bm25_options(func):
 
 def update_index(store: Store, jobs: int = 1) -> None:
     """Bring the search index beside the store up to date (only new or removed paragraphs)."""
-    from articlebot.retrieval.search import Searcher
+    from articlebot.retrieval.search import update_index as update
 
-    report = Searcher(store, jobs=jobs).last_refresh
+    report = update(store, jobs=jobs)
     if report.rebuilt:
         click.echo(f"Rebuilt the search index: {report.reason}.", err=True)
 

@@ -236,7 +236,7 @@ def size_mb(path: Path) -> float:
 def query_latency(db: Path, questions: list[str]) -> dict:
     code = (
         "import json,sys,time\n"
-        "from corpus.store import Store\nfrom retrieval.search import Searcher\n"
+        "from articlebot.corpus.store import Store\nfrom articlebot.retrieval.search import Searcher\n"
         f"s=Searcher(Store.open({str(db)!r}))\n"
         "qs=json.load(sys.stdin); lat=[]; hits=0\n"
         "for q in qs[:20]: s.search(q, k=10)\n"

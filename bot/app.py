@@ -51,13 +51,13 @@ from articlebot.bot.config import BotConfig, ConfigError
 from articlebot.bot.library import Library
 from articlebot.bot.ratelimit import RateLimiter
 from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, ParseError
+from articlebot.corpus.formats import has_article_suffix
 from articlebot.retrieval.search import Hit
 
 log = logging.getLogger(__name__)
 
 # Only what the handlers use: Telegram then does not even send the rest.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
-ARTICLE_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".txt")
 MORE_PAGES = 3  # a question fetches answers + MORE_PAGES * page_size hits, paged by "more"
 PAGE_TTL = 600.0  # seconds a result list stays pageable
 MAX_PAGES_KEPT = 1000  # result lists kept in memory at most (the oldest go first)
@@ -351,7 +351,7 @@ class Handlers:
         downloaded, then parsed and stored by the Library exactly as `articlebot add` does."""
         message, lang = update.effective_message, _lang(update)
         doc = message.document
-        is_article = (doc.file_name or "").lower().endswith(ARTICLE_SUFFIXES)
+        is_article = has_article_suffix(doc.file_name or "")
         if message.chat.type != ChatType.PRIVATE and not is_article:
             return  # other files posted in a group are none of our business
         if not self.is_admin(update):
@@ -361,7 +361,7 @@ class Handlers:
             await message.reply_html(replies.message("forwarded", lang))
             return
         if not is_article:
-            await message.reply_html(replies.message("bad_type", lang))
+            await message.reply_html(replies.format_bad_type(lang))
             return
         limit = self.config.max_upload_bytes
         if doc.file_size is not None and doc.file_size > limit:

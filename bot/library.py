@@ -14,11 +14,11 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import PurePosixPath
 from typing import TypeVar
 
+from articlebot.corpus.ingest import add_bytes
 from articlebot.corpus.models import Article, ArticleSummary, StoreStats
-from articlebot.corpus.parse import PARSER_VERSION, parse_bytes
+from articlebot.corpus.sample import SampleFallback
 from articlebot.corpus.store import AddStatus, Store
 from articlebot.retrieval.search import Hit, SearchConfig, Searcher
 
@@ -44,13 +44,14 @@ class Library:
     ):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-library")
         self._config = search_config
+        self._sample_when_empty = sample_when_empty
         self._store: Store | None = None
         self._searcher: Searcher | None = None
-        self._sample: tuple[Store, Searcher] | None = None
-        self._sample_size = 0
+        self._fallback: SampleFallback | None = None
+        self._sample_searcher: tuple[Store, Searcher] | None = None  # the sample and its search
         self._closed = False
         try:  # opening builds or loads the index: done once, on the worker thread
-            self._executor.submit(self._open, db_path, sample_when_empty).result()
+            self._executor.submit(self._open, db_path).result()
         except BaseException:
             self.close()
             raise
@@ -82,12 +83,12 @@ class Library:
     @property
     def using_sample(self) -> bool:
         """True while questions are answered from the bundled sample (the store is empty)."""
-        return self._sample is not None
+        return self.sample_articles is not None
 
     @property
     def sample_articles(self) -> int | None:
         """How many sample articles answer questions; None when the store does."""
-        return self._sample_size if self._sample is not None else None
+        return self._fallback.sample_size if self._fallback is not None else None
 
     def close(self) -> None:
         """Close the store (waiting for a running search); safe to call twice."""
@@ -105,43 +106,47 @@ class Library:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(func, *args))
 
-    def _open(self, db_path: str | os.PathLike, sample_when_empty: bool) -> None:
+    def _open(self, db_path: str | os.PathLike) -> None:
         self._store = Store.open(db_path)
         self._searcher = Searcher(self._store, self._config)
-        self._searcher.index.warm_up()  # not on the first question
-        if sample_when_empty and self._store.is_empty():
-            from articlebot.corpus.sample import open_sample_store
+        self._searcher.refresh()  # build or load the index now, not on the first question
+        self._searcher.index.warm_up()
+        if self._sample_when_empty:
+            self._fallback = SampleFallback(self._store)
+            if self._corpus() is not self._searcher:
+                log.warning(
+                    "The store %s is empty: answering from the bundled sample (%d articles)", self._store.path, self.sample_articles
+                )
 
-            sample = open_sample_store()
-            self._sample = (sample, Searcher(sample, self._config, index_dir=None))
-            self._sample_size = len(sample)
-            log.warning("The store %s is empty: answering from the bundled sample (%d articles)", self._store.path, self._sample_size)
+    def _corpus(self) -> Searcher:
+        """The searcher to answer from, by the sample policy (corpus.sample.SampleFallback)."""
+        assert self._store is not None and self._searcher is not None
+        corpus = self._fallback.corpus() if self._fallback is not None else self._store
+        if corpus is self._store:
+            self._sample_searcher = None
+            return self._searcher
+        if self._sample_searcher is None or self._sample_searcher[0] is not corpus:
+            self._sample_searcher = (corpus, Searcher(corpus, self._config, index_dir=None))
+        return self._sample_searcher[1]
 
     def _search(self, query: str, k: int) -> list[Hit]:
-        if self._sample is not None and not self._store.is_empty():
-            self._drop_sample()  # another process (articlebot add) filled the store
-        searcher = self._sample[1] if self._sample is not None else self._searcher
-        return searcher.search(query, k=k)
+        return self._corpus().search(query, k=k)
 
     def _add(self, data: bytes, label: str) -> tuple[Article, AddStatus]:
-        shown = PurePosixPath(label).name or label  # ParseError messages name the file, not the label
-        article = parse_bytes(data, source_path=label, shown_path=shown)
-        status = self._store.add(article, parser_version=PARSER_VERSION)
+        assert self._store is not None and self._searcher is not None
+        article, status = add_bytes(self._store, data, label)
         self._searcher.refresh()  # searchable from the next question on
-        self._drop_sample()
         return article, status
 
     def _remove(self, article_id: str) -> ArticleSummary:
+        assert self._store is not None and self._searcher is not None
         removed = self._store.remove(article_id)
         self._searcher.refresh()
         return removed
 
-    def _drop_sample(self) -> None:
-        if self._sample is not None:
-            self._sample[0].close()
-            self._sample = None
-
     def _close(self) -> None:
-        self._drop_sample()
+        self._sample_searcher = None
+        if self._fallback is not None:
+            self._fallback.close()
         if self._store is not None:
             self._store.close()

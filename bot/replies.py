@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
+from articlebot.corpus.formats import ARTICLE_SUFFIXES
 from articlebot.corpus.models import Article, ArticleSummary, StoreStats
 from articlebot.retrieval.search import Hit
 
@@ -23,6 +24,7 @@ ELLIPSIS = "…"
 TITLE_CHARS = 120  # a title longer than this is cut, whatever the room
 SNIPPET_CHARS = 120  # inline result description
 UNLIMITED = 10**12
+SUFFIXES_SHOWN = " ".join(ARTICLE_SUFFIXES)  # the article files admins may send
 
 Segment = tuple[str | None, str]  # (tag or None, plain text)
 
@@ -252,8 +254,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/stats library figures",
     },
     "help_admin": {
-        "zh": "\n\n<b>管理员</b>\n• 发送文件（.md .markdown .html .htm .txt，最大 {mb} MB）即可加入文章库。\n• /remove 文章ID 删除文章。",
-        "en": "\n\n<b>Admins</b>\n• Send a file (.md .markdown .html .htm .txt, up to {mb} MB) to add it to the library.\n"
+        "zh": "\n\n<b>管理员</b>\n• 发送文件（{suffixes}，最大 {mb} MB）即可加入文章库。\n• /remove 文章ID 删除文章。",
+        "en": "\n\n<b>Admins</b>\n• Send a file ({suffixes}, up to {mb} MB) to add it to the library.\n"
         "• /remove ARTICLE_ID removes an article.",
     },
     "search_usage": {
@@ -283,8 +285,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "admins_only": {"zh": "抱歉，只有管理员可以添加或删除文章。", "en": "Sorry, only the bot's admins can add or remove articles."},
     "forwarded": {"zh": "请直接发送文件，不要转发。", "en": "Please send the file itself rather than forwarding it."},
     "bad_type": {
-        "zh": "只能添加 .md .markdown .html .htm .txt 文件。",
-        "en": "I can only add .md, .markdown, .html, .htm or .txt files.",
+        "zh": "只能添加以下类型的文件：{suffixes}",
+        "en": "I can only add files of these types: {suffixes}",
     },
     "too_big": {"zh": "文件太大（{size} MB），上限是 {mb} MB。", "en": "The file is too big ({size} MB); the limit is {mb} MB."},
     "unknown_size": {"zh": "无法得知文件大小，未添加。", "en": "Telegram did not say how big the file is, so I did not add it."},
@@ -323,7 +325,7 @@ def message(key: str, lang: str, **values) -> str:
 def format_help(lang: str, bot_username: str, admin: bool, max_upload_bytes: int) -> str:
     text = message("help", lang, bot=bot_username)
     if admin:
-        text += message("help_admin", lang, mb=_megabytes(max_upload_bytes))
+        text += message("help_admin", lang, mb=_megabytes(max_upload_bytes), suffixes=SUFFIXES_SHOWN)
     return text
 
 
@@ -344,6 +346,10 @@ def format_added(article: Article, status: str, lang: str) -> str:
 
 def format_removed(summary: ArticleSummary, lang: str) -> str:
     return message("removed", lang, title=_cut(summary.title, TITLE_CHARS), id=summary.id)
+
+
+def format_bad_type(lang: str) -> str:
+    return message("bad_type", lang, suffixes=SUFFIXES_SHOWN)
 
 
 def format_too_big(size: int, limit: int, lang: str) -> str:

@@ -7,18 +7,13 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from articlebot.corpus.errors import ArticlebotError, ParseError
+from articlebot.corpus.formats import is_article_file_name
 from articlebot.corpus.models import Article
-from articlebot.corpus.parse import DEFAULT_MAX_BYTES, PARSER_VERSION, parse_file
-from articlebot.corpus.store import Store
-
-# Inside a directory only files that can hold an article are read; a file named on the
-# command line is always read, whatever its name (the format is detected from content).
-ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".mdx", ".txt", ".text", ".html", ".htm", ".xhtml", ""})
-# Files that describe a folder rather than being one of its articles.
-NOT_ARTICLES = frozenset({"readme", "license", "licence", "changelog", "contributing", "copying", "authors", "notice"})
+from articlebot.corpus.parse import DEFAULT_MAX_BYTES, PARSER_VERSION, parse_bytes, parse_file
+from articlebot.corpus.store import AddStatus, Store
 
 
 @dataclass
@@ -52,9 +47,10 @@ def iter_article_files(paths: Iterable[str | os.PathLike], report: AddReport) ->
                     if name.startswith("."):
                         continue
                     file = Path(root) / name
-                    # is_file() leaves out pipes and sockets, which would block a read
-                    suffix_ok = Path(name).suffix.lower() in ARTICLE_SUFFIXES
-                    if suffix_ok and Path(name).stem.lower() not in NOT_ARTICLES and file.is_file():
+                    # Inside a directory only files that can hold an article are read; a file
+                    # named on the command line is always read, whatever its name.
+                    # is_file() leaves out pipes and sockets, which would block a read.
+                    if is_article_file_name(name) and file.is_file():
                         yield file
                     else:
                         report.skipped += 1
@@ -100,6 +96,17 @@ def add_paths(
             setattr(report, status, getattr(report, status) + 1)
             report.articles.append({"id": article.id, "title": article.title, "paragraphs": len(article.paragraphs), "status": status})
     return report
+
+
+def add_bytes(store: Store, data: bytes, label: str) -> tuple[Article, AddStatus]:
+    """Parse and store one uploaded file's bytes (the bot's uploads): (the article, whether
+    it was "added", "replaced" or already stored, "unchanged"), exactly as `add_paths`
+    stores a file. `label` becomes the article's source_path and is never opened as a
+    path; errors (ParseError) name its last part. Size limits are the caller's, checked
+    before the bytes are fetched."""
+    shown = PurePosixPath(label).name or label
+    article = parse_bytes(data, source_path=label, shown_path=shown)
+    return article, store.add(article, parser_version=PARSER_VERSION)
 
 
 # Below this many files a process pool costs more than it saves.

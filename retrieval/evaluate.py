@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from articlebot.corpus.errors import ArticlebotError
+from articlebot.retrieval.sentinel import DEFAULT, Default
 
 if TYPE_CHECKING:  # retrieval.search imports numpy; the metrics need none of it
     from articlebot.retrieval.search import Hit
@@ -264,7 +265,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 class SearcherLike(Protocol):
-    def search(self, query: str, k: int = ..., per_article=...) -> list[Hit]: ...
+    def search(self, query: str, k: int = ..., per_article: int | None | Default = ...) -> list[Hit]: ...
 
 
 def answers_in(hit: Hit, question: Question) -> set[int]:
@@ -357,7 +358,7 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 @dataclass
 class EvalReport:
     k: int
-    per_article: int | None | str
+    per_article: int | None | Default
     results: list[QueryResult]
 
     @property
@@ -391,7 +392,7 @@ class EvalReport:
     def to_dict(self) -> dict:
         return {
             "k": self.k,
-            "per_article": self.per_article,
+            "per_article": self.per_article.value if isinstance(self.per_article, Default) else self.per_article,
             "questions": len(self.results),
             "answerable": len(self.answerable),
             "no_answer": len(self.no_answer),
@@ -406,13 +407,13 @@ def evaluate(
     searcher: SearcherLike,
     questions: Sequence[Question],
     k: int = 10,
-    per_article: int | None | str = "default",
+    per_article: int | None | Default = DEFAULT,
     clock: Callable[[], float] = time.perf_counter,
     warm_up: bool = True,
 ) -> EvalReport:
     """Run each question through searcher.search(query, k=max(k, 10), per_article) and judge it.
 
-    per_article="default" uses the searcher's own setting (what the bot does). With
+    per_article=DEFAULT uses the searcher's own setting (what the bot does). With
     warm_up, the first question is searched once untimed beforehand: the first search
     of a process pays one-time costs (about 0.2 s) that would otherwise be its p99.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from rank_bm25 import BM25Okapi
 
-from articlebot.retrieval.backend import SearchBackend
+from articlebot.retrieval.backend import BackendWriter, SearchBackend
 from articlebot.retrieval.bm25 import BM25Params
 from articlebot.retrieval.index import Index
 
@@ -95,3 +95,14 @@ def test_exact_scores_equal_rank_bm25(engine):
         ranked, _ = engine.search(query, 10, PARAMS)
         for pid, score in ranked:
             assert score == pytest.approx(expected[pids.index(pid)], rel=1e-9)
+
+
+def test_the_index_writer_implements_the_writer_seam(tmp_path):
+    from articlebot.corpus.store import Store
+    from articlebot.retrieval.tokenize import Tokenizer
+    from articlebot.retrieval.writer import IndexWriter
+
+    with Store.open(tmp_path / "s.db") as store:
+        writer = IndexWriter(store, Tokenizer(), ("text",), None)
+        assert isinstance(writer, BackendWriter)
+        assert isinstance(writer.empty(), SearchBackend)

@@ -136,6 +136,7 @@ def test_every_message_template_is_valid_html_with_nasty_values():
         count=NASTY,
         size=NASTY,
         reason=NASTY,
+        suffixes=NASTY,
     )
     for key in replies.TEXTS:
         for lang in ("zh", "en"):

@@ -150,7 +150,7 @@ def base_db(tmp_path, tokenizer) -> tuple[Path, Known]:
     with Store.open(db) as store:
         report = add_paths(store, [tmp_path / "base"])
         assert report.added == 40 and not report.failed
-        Searcher(store, tokenizer=tokenizer)  # saves the index beside the store
+        Searcher(store, tokenizer=tokenizer).refresh()  # saves the index beside the store
     return db, known
 
 
@@ -438,12 +438,13 @@ def test_two_writers_add_different_directories_at_once(tmp_path, env, base_db, t
     saved = Index.load(Path(f"{db}.index"))
     with Store.open(db) as store:
         fresh = Searcher(store, index_dir=None, tokenizer=tokenizer)
+        fresh.refresh()
         assert saved.pids().tolist() == pids
         assert (saved.n_docs, saved.total_length) == (fresh.index.n_docs, fresh.index.total_length)
         assert np.array_equal(saved.vocab_hash, fresh.index.vocab_hash)
         assert np.array_equal(saved.vocab_df, fresh.index.vocab_df)
         searcher = Searcher(store, tokenizer=tokenizer)
-        report = searcher.last_refresh
+        report = searcher.refresh()
         assert (report.added, report.removed, report.rebuilt) == (0, 0, False)
         for query in BASE_QUERIES + ["稿件one-7", "稿件two-11"]:
             got = [(h.pid, h.score) for h in searcher.search(query, k=20, per_article=None)]
@@ -488,7 +489,7 @@ def test_change_committed_during_a_refresh_is_not_missed(tmp_path, base_db, toke
         add_paths(writer, [first])
         assert {h.article_id for h in searcher.search("zqfirst1x")} == {first_id}
         assert spy.fired
-        Searcher(writer, tokenizer=tokenizer)  # the writer's own index update, after the refresh let go of the lock
+        Searcher(writer, tokenizer=tokenizer).refresh()  # the writer's own index update, after the refresh let go of the lock
 
         waited = wait_for(lambda: second_id in {h.article_id for h in searcher.search("zqsecond2x")}, within=2.0)
         assert waited is not None, "an article committed during a refresh is never found"
@@ -534,13 +535,13 @@ def test_rebuild_by_another_process_leaves_a_running_searchers_index_alone(base_
     the index it loaded: its answers do not change under it."""
     db, _ = base_db
     with Store.open(db) as running_store, Store.open(db) as other_store:
-        running = Searcher(running_store, tokenizer=tokenizer)  # loads the saved index, memory-mapped
-        assert not running.last_refresh.rebuilt and running.index.segments
+        running = Searcher(running_store, tokenizer=tokenizer)
+        assert not running.refresh().rebuilt  # loads the saved index, memory-mapped and running.index.segments
         fresh = Searcher(other_store, index_dir=None, tokenizer=tokenizer)
         want = {q: [(h.pid, h.score) for h in fresh.search(q, k=10)] for q in BASE_QUERIES}
         # keeping the stop words gives every segment array at least the old length, so the
         # running process reads changed data rather than dying of SIGBUS
         other = Searcher(other_store, SearchConfig(tokenizer=TokenizerConfig(stopwords=False)))
-        assert other.last_refresh.rebuilt
+        assert other.refresh().rebuilt
         got = {q: [(h.pid, h.score) for h in running.search(q, k=10)] for q in BASE_QUERIES}
         assert got == want

@@ -355,16 +355,17 @@ def check_index(db: Path, store_pids: list[int], saved_state: str, tokenizer, qu
     """A Searcher opened on the store (saved index + sync) equals a build from scratch."""
     with Store.open(db) as store:
         searcher = Searcher(store, tokenizer=tokenizer)
-        report = searcher.last_refresh
+        report = searcher.refresh()
         if saved_state.startswith("damaged"):
             assert report.rebuilt and report.reason, "a damaged index must be rebuilt, saying why"
         else:
             assert not report.rebuilt, f"the saved index was rebuilt for no reason: {report.reason}"
         fresh = Searcher(store, index_dir=None, tokenizer=tokenizer)
+        fresh.refresh()
         assert_same_index(searcher, fresh, store_pids, queries)
         # and what is saved now is the synced index, complete (an empty store may have none)
-        if store_pids or (searcher.index_dir / "manifest.json").exists():
-            saved = Index.load(searcher.index_dir)
+        if store_pids or (searcher.writer.index_dir / "manifest.json").exists():
+            saved = Index.load(searcher.writer.index_dir)
             assert_self_consistent(saved)
             assert saved.pids().tolist() == store_pids
 

@@ -27,6 +27,7 @@ from articlebot.retrieval.evaluate import (
     write_trec_run,
 )
 from articlebot.retrieval.search import Hit
+from articlebot.retrieval.sentinel import DEFAULT
 
 BEIJING = "北京：打造共建“一带一路”高标准建设的试验示范"
 
@@ -273,7 +274,7 @@ class FakeSearcher:
         self.hits_by_query = hits_by_query
         self.calls: list[tuple[str, int, object]] = []
 
-    def search(self, query, k=5, per_article="default"):
+    def search(self, query, k=5, per_article=DEFAULT):
         self.calls.append((query, k, per_article))
         return self.hits_by_query.get(query, [])[:k]
 
@@ -325,10 +326,10 @@ def test_evaluate_searches_like_the_bot():
     searcher = FakeSearcher(HITS)
     evaluate(searcher, QUESTIONS[:2], k=5, warm_up=False)
     evaluate(searcher, QUESTIONS[:1], k=20, per_article=None, warm_up=False)
-    assert searcher.calls == [("alpha?", 10, "default"), ("one two?", 10, "default"), ("alpha?", 20, None)]
+    assert searcher.calls == [("alpha?", 10, DEFAULT), ("one two?", 10, DEFAULT), ("alpha?", 20, None)]
     searcher.calls.clear()
     evaluate(searcher, QUESTIONS[:2], k=5)  # one untimed search of the first question first
-    assert searcher.calls == [("alpha?", 10, "default"), ("alpha?", 10, "default"), ("one two?", 10, "default")]
+    assert searcher.calls == [("alpha?", 10, DEFAULT), ("alpha?", 10, DEFAULT), ("one two?", 10, DEFAULT)]
     with pytest.raises(ValueError):
         evaluate(searcher, QUESTIONS, k=0)
 

@@ -62,6 +62,7 @@ from articlebot.corpus.errors import ParseError  # noqa: E402
 from articlebot.corpus.models import Article  # noqa: E402
 from articlebot.corpus.parse import parse_bytes  # noqa: E402
 from articlebot.retrieval.search import Hit, Searcher  # noqa: E402
+from articlebot.retrieval.sentinel import DEFAULT  # noqa: E402
 from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig, normalize  # noqa: E402
 
 EXAMPLES = int(os.environ.get("ARTICLEBOT_FUZZ_EXAMPLES", "50"))
@@ -762,7 +763,7 @@ QUERY = st.one_of(
 
 
 @FUZZ
-@given(QUERY, st.integers(-2, 25), st.sampled_from(("default", None, 1, 2)))
+@given(QUERY, st.integers(-2, 25), st.sampled_from((DEFAULT, None, 1, 2)))
 def test_search_answers_any_question(sample_searcher, query, k, per_article):
     hits = sample_searcher.search(query, k=k, per_article=per_article)
     assert isinstance(hits, list)

@@ -477,3 +477,41 @@ def test_readme_and_license_in_a_directory_are_not_articles(tmp_path):
     assert report.skipped == 3
     # named explicitly, a README is read like any file
     assert [p.name for p in iter_article_files([folder / "README.md"], AddReport())] == ["README.md"]
+
+
+def test_add_bytes_stores_an_upload_as_add_stores_a_file(tmp_path):
+    """One add_bytes for uploads: the label is the source_path, never opened; the bytes
+    give the same article (id, paragraphs) as the same file added from disk."""
+    from articlebot.corpus.errors import ParseError
+    from articlebot.corpus.ingest import add_bytes
+
+    data = SEED.read_bytes()
+    with Store.open(tmp_path / "s.db") as store:
+        article, status = add_bytes(store, data, "telegram:abc/../../etc/passwd.md")
+        assert status == "added" and article.source_path == "telegram:abc/../../etc/passwd.md"
+        assert add_bytes(store, data, "telegram:abc/x.md")[1] == "unchanged"
+        stored = store.get(article.id)
+        assert [p.text for p in stored.paragraphs] == [p.text for p in parse_file(SEED).paragraphs]
+        with pytest.raises(ParseError, match="empty.md"):
+            add_bytes(store, b"  \n", "telegram:abc/empty.md")
+        assert len(store) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "in_folder", "upload"),
+    [
+        ("a.md", True, True),
+        ("A.HTML", True, True),
+        ("page.xhtml", True, True),
+        ("notes.text", True, True),
+        ("plain", True, False),  # a bare name: read inside folders, not accepted as an upload
+        ("README.md", False, True),
+        ("photo.jpg", False, False),
+        ("setup.exe", False, False),
+    ],
+)
+def test_one_list_of_article_file_names(name, in_folder, upload):
+    from articlebot.corpus.formats import has_article_suffix, is_article_file_name
+
+    assert is_article_file_name(name) is in_folder
+    assert has_article_suffix(name) is upload

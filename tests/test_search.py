@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import SEED
@@ -139,10 +140,11 @@ def scores(searcher, query):
 
 def test_index_saved_beside_store_and_reused(seed_store, tokenizer):
     first = Searcher(seed_store, tokenizer=tokenizer)
-    assert first.last_refresh.added == 31
-    assert (first.index_dir / "manifest.json").exists()
+    assert first.refresh().added == 31
+    assert (first.writer.index_dir / "manifest.json").exists()
     second = Searcher(seed_store, tokenizer=tokenizer)
-    assert second.last_refresh.added == 0 and not second.last_refresh.rebuilt
+    report = second.refresh()
+    assert report.added == 0 and not report.rebuilt
     assert scores(second, "一带一路 科技创新") == scores(first, "一带一路 科技创新")
 
 
@@ -175,13 +177,14 @@ def test_changes_by_another_connection_are_seen_and_equal_a_rebuild(tmp_path, to
 
 
 def test_older_index_format_is_rebuilt_with_a_reason(seed_store, tokenizer):
-    Searcher(seed_store, tokenizer=tokenizer)
+    Searcher(seed_store, tokenizer=tokenizer).refresh()
     manifest_path = seed_store.path + ".index/manifest.json"
     manifest = json.loads(open(manifest_path).read())
     manifest["version"] = FORMAT_VERSION - 1
     open(manifest_path, "w").write(json.dumps(manifest))
     again = Searcher(seed_store, tokenizer=tokenizer)
-    assert again.last_refresh.rebuilt and "format version" in again.last_refresh.reason
+    report = again.refresh()
+    assert report.rebuilt and "format version" in report.reason
     assert again.search("世界旅游城市联合会有多少会员")[0].text.count("223个会员") == 1
 
 
@@ -189,7 +192,7 @@ def test_index_of_another_store_at_the_same_path_is_not_reused(tmp_path, tokeniz
     db = tmp_path / "r.db"
     with Store.open(db) as store:
         add_paths(store, [SEED])
-        Searcher(store, tokenizer=tokenizer)
+        Searcher(store, tokenizer=tokenizer).refresh()
     index_dir = tmp_path / "r.db.index"
     kept = tmp_path / "kept-index"
     shutil.copytree(index_dir, kept)
@@ -199,18 +202,62 @@ def test_index_of_another_store_at_the_same_path_is_not_reused(tmp_path, tokeniz
         shutil.rmtree(index_dir)
         shutil.copytree(kept, index_dir)
         searcher = Searcher(store, tokenizer=tokenizer)
-        assert searcher.last_refresh.rebuilt
+        assert searcher.refresh().rebuilt
         assert searcher.search("世界旅游城市联合会有多少会员") == []
 
 
 def test_parallel_tokenizing_builds_the_same_index(tmp_path, tokenizer, monkeypatch):
-    from articlebot.retrieval import search as search_module
+    from articlebot.retrieval import writer as writer_module
 
-    monkeypatch.setattr(search_module, "PARALLEL_MIN_PARAGRAPHS", 10)
-    monkeypatch.setattr(search_module, "BATCH", 120)  # several batches through the pool
+    monkeypatch.setattr(writer_module, "PARALLEL_MIN_PARAGRAPHS", 10)
+    monkeypatch.setattr(writer_module, "BATCH", 120)  # several batches through the pool
     store = open_sample_store()
     serial = Searcher(store, index_dir=None, tokenizer=tokenizer)
     parallel = Searcher(store, index_dir=None, tokenizer=tokenizer, jobs=2)
+    serial.refresh(), parallel.refresh()
     assert parallel.index.n_docs == serial.index.n_docs == store.paragraph_count()
     for query in ("一带一路 科技创新", "MySQL 服务器", "遗嘱 财产"):
         assert scores(parallel, query) == scores(serial, query)
+
+
+def test_a_searcher_writes_nothing_until_it_is_asked(seed_store, tokenizer):
+    """Building a Searcher is cheap and has no side effect: the index is brought up to
+    date (and saved beside the store) by its writer, on the first question."""
+    index_dir = Path(seed_store.path + ".index")
+    searcher = Searcher(seed_store, tokenizer=tokenizer)
+    assert not index_dir.exists() and searcher.index.n_docs == 0
+    assert searcher.search("世界旅游城市联合会有多少会员")
+    assert (index_dir / "manifest.json").exists() and searcher.last_refresh.added == seed_store.paragraph_count()
+
+
+def test_update_index_brings_the_saved_index_up_to_date_without_a_searcher(seed_store, tokenizer):
+    from articlebot.retrieval.search import update_index
+
+    report = update_index(seed_store)
+    assert report.added == seed_store.paragraph_count()
+    assert update_index(seed_store).added == 0  # the saved index is taken up, nothing redone
+    assert Searcher(seed_store, tokenizer=tokenizer).refresh().added == 0
+
+
+class CountingWriter:
+    """Another engine's writer: Searcher needs nothing but the BackendWriter seam."""
+
+    def __init__(self, inner):
+        self.inner, self.updates = inner, 0
+
+    def empty(self):
+        return self.inner.empty()
+
+    def update(self, index):
+        self.updates += 1
+        return self.inner.update(index)
+
+
+def test_searcher_takes_any_writer(seed_store, tokenizer):
+    from articlebot.retrieval.writer import IndexWriter
+
+    writer = CountingWriter(IndexWriter(seed_store, tokenizer, SearchConfig().fields, None))
+    searcher = Searcher(seed_store, tokenizer=tokenizer, writer=writer)
+    assert searcher.search("世界旅游城市联合会有多少会员")[0].text.count("223个会员") == 1
+    searcher.search("一带一路")
+    assert writer.updates == 1  # the store did not change: no second update

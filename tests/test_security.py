@@ -62,7 +62,7 @@ REAL_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 TOKEN_FORMS = (REAL_TOKEN, quote(REAL_TOKEN, safe=""), REAL_TOKEN.split(":", 1)[1])
 
 ADMINS_ONLY = replies.message("admins_only", "zh")
-BAD_TYPE = replies.message("bad_type", "zh")
+BAD_TYPE = replies.format_bad_type("zh")
 GROUP = -100500  # a group where GROUP_OWNER and GROUP_ADMIN are Telegram admins, not bot admins
 GROUP_OWNER, GROUP_ADMIN = 5001, 5002
 
