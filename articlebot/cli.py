@@ -326,19 +326,6 @@ def update_index(store: Store, jobs: int = 1) -> None:
         click.echo(f"Rebuilt the search index: {report.reason}.", err=True)
 
 
-def render_hit(rank: int, hit) -> str:
-    text = hit.text
-    marked, last = [], 0
-    for start, end in hit.highlights:
-        marked += [text[last:start], click.style(text[start:end], bold=True, fg="red")]
-        last = end
-    marked.append(text[last:])
-    where = f" · {hit.section}" if hit.section else ""
-    date = f" · {hit.published:%Y-%m-%d}" if hit.published else ""
-    head = click.style(f"{rank}. {hit.title}", bold=True) + f"{where}{date}  [{hit.docid} score {hit.score:.2f}]"
-    return head + "\n   " + "".join(marked)
-
-
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--queries", "queries_file", metavar="FILE", help="Answer each line of FILE (- for stdin); prints JSON lines with --json.")
@@ -349,6 +336,8 @@ def render_hit(rank: int, hit) -> str:
 @user_errors
 def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
     """The paragraphs that best answer QUERY (BM25 over jieba tokens)."""
+    from articlebot.bot.present import terminal_hits
+
     if (query is None) == (queries_file is None):
         raise click.UsageError("give either QUERY or --queries FILE")
     with open_corpus(db) as store:
@@ -361,7 +350,7 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
             elif not hits:
                 click.echo("No relevant paragraph found.")
             else:
-                click.echo("\n\n".join(render_hit(i, h) for i, h in enumerate(hits, 1)))
+                click.echo(terminal_hits(hits))
             return
         # invalid UTF-8 becomes U+FFFD: one bad line must not stop a batch of questions
         with click.open_file(queries_file, encoding="utf-8-sig", errors="replace") as stream:

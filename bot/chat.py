@@ -13,8 +13,8 @@ from typing import TextIO
 
 import click
 
+from articlebot.bot.present import terminal_hits
 from articlebot.bot.replies import language_of, no_answer_text
-from articlebot.cli import render_hit
 from articlebot.retrieval.search import Hit
 
 PROMPT = "> "
@@ -47,7 +47,7 @@ def format_terminal_answer(query: str, hits: list[Hit], lang: str) -> str:
     bot's no-answer hint."""
     if not hits:
         return no_answer_text(query, lang)
-    return "\n\n".join(render_hit(rank, hit) for rank, hit in enumerate(hits, 1))
+    return terminal_hits(hits)
 
 
 def _prompted_lines() -> Iterator[str]:

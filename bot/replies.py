@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
+from articlebot.bot.present import Segment, cut, hit_meta, passage_segments
 from articlebot.corpus.formats import ARTICLE_SUFFIXES
 from articlebot.corpus.models import Article, ArticleSummary, StoreStats
 from articlebot.retrieval.search import Hit
@@ -20,13 +21,10 @@ from articlebot.retrieval.search import Hit
 MESSAGE_LIMIT = 4096  # Telegram's limit on a message text (and on an inline result's message)
 CALLBACK_DATA_LIMIT = 64  # bytes
 MIN_BLOCK = 400  # the least room worth giving one passage; fewer, longer passages beat many stubs
-ELLIPSIS = "…"
 TITLE_CHARS = 120  # a title longer than this is cut, whatever the room
 SNIPPET_CHARS = 120  # inline result description
 UNLIMITED = 10**12
 SUFFIXES_SHOWN = " ".join(ARTICLE_SUFFIXES)  # the article files admins may send
-
-Segment = tuple[str | None, str]  # (tag or None, plain text)
 
 
 # --- text measure and markup ---------------------------------------------------------------
@@ -67,70 +65,7 @@ def _longest_fitting(render: Callable[[int], list[Segment]], most: int, budget: 
     return best
 
 
-def _cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n].rstrip() + ELLIPSIS
-
-
 # --- passages -----------------------------------------------------------------------------
-
-
-def normalize_spans(spans: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
-    """Spans clipped to the text, empty ones dropped, sorted and merged."""
-    merged: list[list[int]] = []
-    for start, end in sorted((max(0, s), min(length, e)) for s, e in spans):
-        if start >= end:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(s, e) for s, e in merged]
-
-
-def window(text: str, spans: Sequence[tuple[int, int]], size: int) -> tuple[int, int]:
-    """[start, end) of at most about `size` characters of text around the first highlight.
-
-    The first highlight sits a quarter into the window, so the reader sees what leads up
-    to it. A cut never splits a highlighted term: a start inside a term moves back to
-    the term's start, an end inside one moves back before it.
-    """
-    if len(text) <= size:
-        return 0, len(text)
-    first = spans[0][0] if spans else 0
-    start = max(0, min(first - size // 4, len(text) - size))
-    end = start + size
-    for s, e in spans:
-        if s < start < e:
-            start = s
-        if s < end < e:
-            end = s
-    return start, max(start, end)
-
-
-def passage_segments(text: str, highlights: Sequence[tuple[int, int]], size: int | None = None) -> list[Segment]:
-    """The passage (or a window of `size` characters of it) with highlighted terms in <b>,
-    and "…" where it was cut."""
-    spans = normalize_spans(highlights, len(text))
-    start, end = (0, len(text)) if size is None else window(text, spans, size)
-    segments: list[Segment] = [(None, ELLIPSIS)] if start > 0 else []
-    last = start
-    for s, e in spans:
-        s, e = max(s, start), min(e, end)
-        if s >= e:
-            continue
-        segments += [(None, text[last:s]), ("b", text[s:e])]
-        last = e
-    segments.append((None, text[last:end]))
-    if end < len(text):
-        segments.append((None, ELLIPSIS))
-    return [seg for seg in segments if seg[1]]
-
-
-def _meta(hit: Hit) -> str:
-    facts = [f"{hit.published:%Y-%m-%d}"] if hit.published else []
-    if hit.section:
-        facts.append(hit.section)
-    return " · ".join(facts)
 
 
 def hit_segments(hit: Hit, rank: int | None, budget: int) -> list[Segment]:
@@ -138,13 +73,13 @@ def hit_segments(hit: Hit, rank: int | None, budget: int) -> list[Segment]:
     passage trimmed to what `budget` leaves. Title and meta are cut only when they would
     take more than half of the room, so the passage keeps at least half."""
     prefix = f"{rank}. " if rank is not None else ""
-    meta_text = _meta(hit)
+    meta_text = hit_meta(hit)
 
     def title(n: int) -> list[Segment]:
-        return [("b", prefix + _cut(hit.title, n))]
+        return [("b", prefix + cut(hit.title, n))]
 
     def meta(n: int) -> list[Segment]:
-        return [(None, "\n"), ("i", _cut(meta_text, n))] if meta_text else []
+        return [(None, "\n"), ("i", cut(meta_text, n))] if meta_text else []
 
     head = title(TITLE_CHARS) + meta(len(meta_text)) + [(None, "\n")]
     whole = passage_segments(hit.text, hit.highlights)
@@ -194,7 +129,7 @@ def format_answer(query: str, hits: list[Hit], lang: str, offset: int = 0) -> st
 
 def no_answer_text(query: str, lang: str) -> str:
     """The no-answer message as plain text (the terminal chat prints this)."""
-    return text_of("no_answer", lang).format(query=_cut(" ".join(query.split()), 60))
+    return text_of("no_answer", lang).format(query=cut(" ".join(query.split()), 60))
 
 
 def format_no_answer(query: str, lang: str) -> str:
@@ -205,7 +140,7 @@ def format_inline_result(hit: Hit) -> tuple[str, str, str]:
     """(title, description, message HTML) of an inline query result."""
     description = "".join(text for _, text in passage_segments(hit.text, hit.highlights, SNIPPET_CHARS))
     message = to_html(hit_segments(hit, None, MESSAGE_LIMIT))
-    return _cut(hit.title, TITLE_CHARS), description, message
+    return cut(hit.title, TITLE_CHARS), description, message
 
 
 def language_of(language_code: str | None) -> str:
@@ -333,7 +268,7 @@ def format_stats(stats: StoreStats, lang: str, sample_articles: int | None = Non
     text = message("stats", lang, articles=stats.articles, paragraphs=stats.paragraphs)
     last = stats.last_added
     if last:
-        text += message("stats_last", lang, title=_cut(last.title, TITLE_CHARS), id=last.id, when=f"{last.added_at:%Y-%m-%d %H:%M} UTC")
+        text += message("stats_last", lang, title=cut(last.title, TITLE_CHARS), id=last.id, when=f"{last.added_at:%Y-%m-%d %H:%M} UTC")
     if sample_articles:
         text += message("stats_sample", lang, count=sample_articles)
     return text
@@ -341,11 +276,11 @@ def format_stats(stats: StoreStats, lang: str, sample_articles: int | None = Non
 
 def format_added(article: Article, status: str, lang: str) -> str:
     key = "unchanged" if status == "unchanged" else "added"
-    return message(key, lang, title=_cut(article.title, TITLE_CHARS), id=article.id, paragraphs=len(article.paragraphs))
+    return message(key, lang, title=cut(article.title, TITLE_CHARS), id=article.id, paragraphs=len(article.paragraphs))
 
 
 def format_removed(summary: ArticleSummary, lang: str) -> str:
-    return message("removed", lang, title=_cut(summary.title, TITLE_CHARS), id=summary.id)
+    return message("removed", lang, title=cut(summary.title, TITLE_CHARS), id=summary.id)
 
 
 def format_bad_type(lang: str) -> str:

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from articlebot.bot import replies
+from articlebot.bot import present, replies
 from articlebot.bot.config import BotConfig, ConfigError, api_urls
 from articlebot.bot.ratelimit import RateLimiter
 from articlebot.bot.replies import (
@@ -209,7 +209,7 @@ def test_no_cut_inside_an_escape_or_a_highlight():
 
 
 def test_a_highlight_longer_than_the_room_is_never_split():
-    window = replies.window("a" * 100 + "b" * 50 + "c" * 100, [(100, 150)], 20)
+    window = present.window("a" * 100 + "b" * 50 + "c" * 100, [(100, 150)], 20)
     assert window[0] <= 100 and (window[1] <= 100 or window[1] >= 150)
 
 

@@ -100,3 +100,13 @@ def test_terminal_rendering_styles_titles_and_highlights():
 )
 def test_terminal_language_follows_the_locale(env, lang):
     assert terminal_language(env) == lang
+
+
+def test_the_terminal_chat_does_not_import_the_cli():
+    """Presentation of hits lives in one module (bot/present.py) that the CLI, the chat and
+    the bot use; the chat importing the CLI module was a cycle."""
+    import subprocess
+    import sys
+
+    code = "import sys, articlebot.bot.chat; print('articlebot.cli' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
