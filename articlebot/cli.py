@@ -371,10 +371,16 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
 @click.option("--min-recall", type=click.FloatRange(min=0), metavar="X", help="Exit 1 when recall@3 is below X.")
 @click.option("--min-mrr", type=click.FloatRange(min=0), metavar="Y", help="Exit 1 when MRR@10 is below Y.")
 @click.option("--min-no-answer-precision", type=click.FloatRange(min=0), metavar="Z", help="Exit 1 when no-answer precision is below Z.")
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Also re-score every question with rank_bm25's BM25Okapi over the same tokens and report any "
+    "difference from the engine's top k (exit 1 when there is one). Slow on large stores.",
+)
 @db_option
 @json_option
 @user_errors
-def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, db, as_json) -> None:
+def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, reference, db, as_json) -> None:
     """Measure retrieval on a question file (JSON lines: query, title, answer).
 
     Prints recall@1/3/k, MRR@10, nDCG@10 over the answerable questions, the no-answer
@@ -392,12 +398,18 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
         unknown = unknown_titles(questions, (a.title for a in store.list_articles()))
         if unknown:
             click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.", err=True)
-        report = evaluate(make_searcher(store, k1, b, per_article), questions, k=k)
+        searcher = make_searcher(store, k1, b, per_article)
+        report = evaluate(searcher, questions, k=k)
+        checked = None
+        if reference:
+            from articlebot.retrieval.reference import compare_with_rank_bm25
+
+            checked = compare_with_rank_bm25(searcher, [q.query for q in questions], k)
     if run_file:
         write_trec_run(report, run_file)
     metrics = report.metrics
     if as_json:
-        print_json(report.to_dict())
+        print_json(report.to_dict() | ({"reference": checked.to_dict()} if checked else {}))
     else:
         click.echo(f"{'questions':<20} {len(report.results)} ({len(report.answerable)} answerable, {len(report.no_answer)} no-answer)")
         for name, value in metrics.items():
@@ -417,6 +429,8 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
                 else (f"  (right at rank {r.rank})" if r.rank else f"  (right not in top {len(r.hits)})")
             )
             click.echo(f"{q.id}  {q.query}  -> {expected}  | got: {got}{where}")
+    if checked and not as_json:
+        click.echo(format_reference_check(checked))
     failed = [
         f"{name} {fmt(metrics[name])} < {minimum}"
         for name, minimum in (("recall@3", min_recall), ("mrr@10", min_mrr), ("no_answer_precision", min_no_answer_precision))
@@ -424,7 +438,25 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
     ]
     if failed:
         click.echo("Below threshold: " + "; ".join(failed), err=True)
+    if checked and checked.differences:
+        click.echo(f"The engine differs from rank_bm25 on {len(checked.differences)} question(s).", err=True)
+    if failed or (checked and checked.differences):
         sys.exit(1)
+
+
+def format_reference_check(checked) -> str:
+    head = (
+        f"\nReference check (rank_bm25 BM25Okapi, same tokens): {checked.questions} questions, "
+        f"{checked.hits_compared} hits compared at top {checked.k}: "
+    )
+    if not checked.differences:
+        return head + "identical rankings and scores."
+    lines = [head + f"{len(checked.differences)} differ:"]
+    for d in checked.differences:
+        ours = " ".join(f"{pid}:{score:.6f}" for pid, score in d.ours) or "-"
+        theirs = " ".join(f"{pid}:{score:.6f}" for pid, score in d.reference) or "-"
+        lines.append(f"  {d.query}\n    ours:      {ours}\n    rank_bm25: {theirs}")
+    return "\n".join(lines)
 
 
 @cli.command(name="bot")
