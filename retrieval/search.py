@@ -22,7 +22,6 @@ from articlebot.retrieval.sentinel import DEFAULT, Default
 from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig
 from articlebot.retrieval.writer import IndexWriter, RefreshReport, default_index_dir
 
-
 # What is indexed for each paragraph. The article title and the section heading are
 # indexed with the paragraph's text because questions name the subject of the article
 # while the answering paragraph often does not repeat it (measured: README "Choices").
