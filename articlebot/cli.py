@@ -249,13 +249,18 @@ def stats(db: str | None, as_json: bool) -> None:
     show_default=True,
     help="search: also the sub-words of long words; precise: jieba's plain cut.",
 )
-@click.option("--no-hmm", is_flag=True, help="Do not guess unknown words (names) with jieba's HMM.")
+@click.option(
+    "--hmm/--no-hmm",
+    default=False,  # as the index tokenizes (TokenizerConfig.hmm): what is shown is what is indexed
+    show_default=True,
+    help="Guess unknown words (names) with jieba's HMM; the index does not.",
+)
 @click.option("--no-stopwords", is_flag=True, help="Keep the words of the stop-word list.")
 @click.option("--user-dict", metavar="PATH", help="jieba user dictionary: 'word [freq] [tag]' per line.")
 @json_option
 @user_errors
 def tokenize_cmd(
-    text: str | None, file: str | None, mode: str, no_hmm: bool, no_stopwords: bool, user_dict: str | None, as_json: bool
+    text: str | None, file: str | None, mode: str, hmm: bool, no_stopwords: bool, user_dict: str | None, as_json: bool
 ) -> None:
     """Show the tokens that indexing and questions use for TEXT, or for each line of --file.
 
@@ -280,7 +285,7 @@ def tokenize_cmd(
             except UnicodeDecodeError:
                 raise TokenizerError(f"{'stdin' if file == '-' else file} is not UTF-8 text") from None
 
-    config = TokenizerConfig(mode=mode, hmm=not no_hmm, stopwords=not no_stopwords, user_dict=user_dict)
+    config = TokenizerConfig(mode=mode, hmm=hmm, stopwords=not no_stopwords, user_dict=user_dict)
     tokenizer = Tokenizer(config)
     for line in [text] if file is None else lines():
         spans = tokenizer.spans(line)

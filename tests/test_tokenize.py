@@ -446,3 +446,13 @@ def test_engine_choice():
         assert Tokenizer(TokenizerConfig(hmm=False), engine="jieba").fingerprint() != Tokenizer(TokenizerConfig(hmm=False)).fingerprint()
     with pytest.raises(TokenizerError):
         Tokenizer(TokenizerConfig(hmm=True), engine="rjieba")
+
+
+def test_cli_shows_the_tokens_the_index_uses(use_cache_dir):
+    """`tokenize` with no options shows exactly what indexing and questions use: no HMM
+    guess (the index has 乡, not a guessed 乡有); --hmm shows the guess on request."""
+    text = "复习乡有巴蜀"
+    result = run(text, "--json")
+    assert json.loads(result.stdout)["tokens"] == Tokenizer().tokens(text)
+    assert "乡有" not in json.loads(result.stdout)["tokens"]
+    assert "乡有" in json.loads(run(text, "--json", "--hmm").stdout)["tokens"]
