@@ -42,6 +42,11 @@ class SearchBackend(Protocol):
         a term absent from the index weighing as the rarest possible: the no-answer rule."""
         ...
 
+    def term_weights(self, query_terms: Sequence[str]) -> dict[str, float]:
+        """The weight of each distinct query term as coverage weighs it (idf floored at 0;
+        a term absent from the index the rarest possible): what a snippet should hold."""
+        ...
+
     def warm_up(self) -> None:
         """Get ready to answer fast (load compiled code, open connections); called once
         by long-lived processes before their first question."""

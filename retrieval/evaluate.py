@@ -275,6 +275,13 @@ def answers_in(hit: Hit, question: Question) -> set[int]:
     return {i for i, answer in enumerate(question.answers) if answer in hit.text}
 
 
+def answer_in_snippet(hit: Hit, question: Question) -> bool:
+    """Whether the hit's snippet shows one of the question's answers (right title too)."""
+    if not question.answerable or (question.title is not None and hit.title != question.title):
+        return False
+    return any(answer in hit.snippet for answer in question.answers)
+
+
 def is_relevant(hit: Hit, question: Question) -> bool:
     return bool(answers_in(hit, question))
 
@@ -318,6 +325,13 @@ class QueryResult:
             return None
         return recall_at_k(self.new_answers, len(self.question.answers), k)
 
+    def snippet_at(self, k: int) -> float | None:
+        """1.0 when a hit of the top k shows an answer inside its snippet (the excerpt a
+        reader sees first), else 0.0; None for a no-answer question."""
+        if not self.question.answerable:
+            return None
+        return float(any(answer_in_snippet(hit, self.question) for hit in self.hits[:k]))
+
     def rr(self) -> float | None:
         return reciprocal_rank(self.relevant, MRR_DEPTH) if self.question.answerable else None
 
@@ -342,6 +356,8 @@ class QueryResult:
             "recall@1": self.recall(1),
             "recall@3": self.recall(3),
             f"recall@{self.k}": self.recall(self.k),
+            "snippet@1": self.snippet_at(1),
+            "snippet@3": self.snippet_at(3),
             "rr@10": self.rr(),
             "ndcg@10": self.ndcg(),
             "latency_ms": round(self.latency_ms, 3),
@@ -378,6 +394,8 @@ class EvalReport:
             values[f"recall@{k}"] = _mean([r.recall(k) for r in answerable])
         values["mrr@10"] = _mean([r.rr() for r in answerable])
         values["ndcg@10"] = _mean([r.ndcg() for r in answerable])
+        for k in (1, 3):
+            values[f"snippet@{k}"] = _mean([r.snippet_at(k) for r in answerable])
         values.update(refusal_metrics([not r.question.answerable for r in self.results], [r.refused for r in self.results]))
         latencies = [r.latency_ms for r in self.results]
         values["latency_ms_p50"] = percentile(latencies, 50)

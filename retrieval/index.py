@@ -337,6 +337,12 @@ class Index:
             return 1.0 if held.any() else 0.0
         return float(weight[held].sum()) / total
 
+    def term_weights(self, query_terms: Sequence[str]) -> dict[str, float]:
+        """The weight of each distinct query term as coverage() weighs it: its idf, floored
+        at 0, the rarest possible for a term the index lacks (snippets use it)."""
+        terms = sorted(set(query_terms))
+        return dict(zip(terms, self._rarity(hash_terms(terms)).tolist())) if terms else {}
+
     def top(self, query_terms: Sequence[str], k: int, params: BM25Params = BM25Params()) -> list[tuple[int, float]]:
         """The k best (pid, score), by score descending, ties broken by smaller pid."""
         return self.search(query_terms, k, params)[0]

@@ -19,6 +19,7 @@ from articlebot.corpus.store import Store
 from articlebot.retrieval.backend import BackendWriter, SearchBackend
 from articlebot.retrieval.bm25 import BM25Params
 from articlebot.retrieval.sentinel import DEFAULT, Default
+from articlebot.retrieval.snippet import Match, best_window, shifted
 from articlebot.retrieval.tokenize import Tokenizer, TokenizerConfig
 from articlebot.retrieval.writer import IndexWriter, RefreshReport, default_index_dir
 
@@ -55,6 +56,10 @@ class Hit:
     source: str | None  # the outlet (front-matter author)
     pid: int
     highlights: tuple[tuple[int, int], ...] = ()  # [start, end) offsets of matched terms in text
+    # The excerpt of text that best answers the question (at most 200 characters), and
+    # the matched terms' offsets in it.
+    snippet: str = ""
+    snippet_highlights: tuple[tuple[int, int], ...] = ()
 
     @property
     def docid(self) -> str:
@@ -71,6 +76,8 @@ class Hit:
             "published": self.published.isoformat() if self.published else None,
             "source": self.source,
             "highlights": [list(span) for span in self.highlights],
+            "snippet": self.snippet,
+            "snippet_highlights": [list(span) for span in self.snippet_highlights],
         }
 
 
@@ -146,7 +153,7 @@ class Searcher:
                 return []
             if self._no_answer(terms, ranked[0][0]):
                 return []
-            hits = self._hits(ranked, limit, k, set(terms))
+            hits = self._hits(ranked, limit, k, set(terms), self.index.term_weights(terms))
             if len(hits) >= k or wanted >= matched:
                 return hits
             wanted *= 4
@@ -154,7 +161,9 @@ class Searcher:
     def _no_answer(self, terms: list[str], best_pid: int) -> bool:
         return self.index.coverage(terms, best_pid) < self.config.min_coverage
 
-    def _hits(self, ranked: list[tuple[int, float]], limit: int | None, k: int, query_terms: set[str]) -> list[Hit]:
+    def _hits(
+        self, ranked: list[tuple[int, float]], limit: int | None, k: int, query_terms: set[str], weights: dict[str, float]
+    ) -> list[Hit]:
         rows = self.store.paragraphs_by_pid([pid for pid, _ in ranked])
         per_article: dict[str, int] = {}
         hits: list[Hit] = []
@@ -176,24 +185,39 @@ class Searcher:
                     published=article.published,
                     source=article.author,
                     pid=pid,
-                    highlights=self.highlight(paragraph.text, query_terms),
+                    **self._marked(paragraph.text, query_terms, weights),
                 )
             )
             if len(hits) == k:
                 break
         return hits
 
+    def _marked(self, text: str, query_terms: set[str], weights: dict[str, float]) -> dict:
+        """A hit's highlights, and its snippet with the highlights inside it."""
+        matches = self.matches(text, query_terms)
+        highlights = merged_spans(matches)
+        start, end = best_window(text, matches, weights)
+        return {"highlights": highlights, "snippet": text[start:end], "snippet_highlights": shifted(highlights, start, end)}
+
+    def matches(self, text: str, query_terms: set[str]) -> list[Match]:
+        """Every token of the text that is a query term, in text order."""
+        tokens = sorted(self.tokenizer.spans(text), key=lambda t: (t.start, -t.end))
+        return [Match(t.start, t.end, t.term) for t in tokens if t.term in query_terms]
+
     def highlight(self, text: str, query_terms: set[str]) -> tuple[tuple[int, int], ...]:
         """Merged [start, end) spans of the text's tokens that are query terms."""
-        spans: list[list[int]] = []
-        for token in sorted(self.tokenizer.spans(text), key=lambda t: (t.start, -t.end)):
-            if token.term not in query_terms:
-                continue
-            if spans and token.start <= spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], token.end)
-            else:
-                spans.append([token.start, token.end])
-        return tuple((s, e) for s, e in spans)
+        return merged_spans(self.matches(text, query_terms))
+
+
+def merged_spans(matches: list[Match]) -> tuple[tuple[int, int], ...]:
+    """The matches' [start, end) spans, overlapping ones merged (matches in text order)."""
+    spans: list[list[int]] = []
+    for m in matches:
+        if spans and m.start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], m.end)
+        else:
+            spans.append([m.start, m.end])
+    return tuple((s, e) for s, e in spans)
 
 
 def update_index(store: Store, config: SearchConfig = SearchConfig(), jobs: int = 1) -> RefreshReport:

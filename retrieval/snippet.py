@@ -5,8 +5,8 @@ followed by a space); a sentence longer than the snippet is cut into clauses (at
 and a clause still longer into pieces of the snippet's size. The snippet is the run of
 consecutive pieces, at most `size` characters, that holds the most of the question: the
 idf-weighted sum of the distinct query terms it contains. Among equally good runs the
-earliest wins, and the chosen run is then widened with the following pieces (then the
-preceding ones) while it fits, since an answer usually follows the words of its question.
+earliest wins; a run shorter than half the size is then widened with the pieces that
+follow it while it fits, since an answer usually follows the words of its question.
 """
 
 from __future__ import annotations
@@ -75,8 +75,10 @@ def best_window(text: str, matches: Sequence[Match], weights: Mapping[str, float
         held = {m.term for m in matches if start <= m.start and m.end <= end}
         return sum(weights.get(term, 1.0) for term in held)
 
+    # A run starts with a piece holding a question term (when one does): the answer first.
+    starts = [i for i in range(len(units)) if worth(i, i) > 0] or list(range(len(units)))
     best, best_worth = (0, 0), -1.0
-    for first in range(len(units)):
+    for first in starts:
         last = first
         while last + 1 < len(units) and units[last + 1][1] - units[first][0] <= size:
             last += 1
@@ -87,10 +89,9 @@ def best_window(text: str, matches: Sequence[Match], weights: Mapping[str, float
         if value > best_worth:
             best, best_worth = (first, last), value
     first, last = best
-    while last + 1 < len(units) and units[last + 1][1] - units[first][0] <= size:
+    # a short run gets what follows it (an answer usually follows its question's words)
+    while last + 1 < len(units) and units[last][1] - units[first][0] < size // 2 and units[last + 1][1] - units[first][0] <= size:
         last += 1
-    while first > 0 and units[last][1] - units[first - 1][0] <= size:
-        first -= 1
     return units[first][0], units[last][1]
 
 

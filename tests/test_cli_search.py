@@ -92,3 +92,17 @@ def test_search_queries_file_with_invalid_utf8_answers_every_line(run, tmp_path)
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 and "223个会员" in lines[1]["hits"][0]["text"]
+
+
+def test_search_json_hits_carry_a_snippet_with_its_own_highlights(tmp_path):
+    """The answering sentence first: each hit has a snippet (<= 200 characters, a
+    contiguous excerpt of its text) whose highlight offsets point into the snippet."""
+    result = CliRunner().invoke(cli, ["search", "世界旅游城市联合会有多少会员", "--json", "--db", str(tmp_path / "empty.db")])
+    hits = json.loads(result.stdout)["hits"]
+    assert hits
+    for h in hits:
+        assert h["snippet"] and h["snippet"] in h["text"] and len(h["snippet"]) <= 200
+        marked = [h["snippet"][s:e] for s, e in h["snippet_highlights"]]
+        assert all(marked) and all(m in h["text"] for m in marked)
+    best = hits[0]
+    assert "223个会员" in best["snippet"] and best["snippet"].startswith("世界旅游城市联合会")

@@ -12,6 +12,7 @@ from articlebot.cli import cli
 from articlebot.corpus.errors import ArticlebotError
 from articlebot.retrieval.evaluate import (
     EvalReport,
+    QueryResult,
     Question,
     QuestionFileError,
     dcg_at_k,
@@ -337,7 +338,7 @@ def test_evaluate_searches_like_the_bot():
 def test_evaluate_aggregates_by_hand(report):
     m = report.metrics
     assert list(m) == [
-        "recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10",
+        "recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10", "snippet@1", "snippet@3",
         "no_answer_recall", "no_answer_precision", "false_refusals", "latency_ms_p50", "latency_ms_p99",
     ]  # fmt: skip
     # over the 4 answerable questions qa, qb, qc, qd:
@@ -490,3 +491,21 @@ def test_eval_cli_bad_question_files(run, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [f'Error: {bad}, line 2: "answer" must be a string or null, not a number']
     assert result.stdout == ""
+
+
+def test_snippet_at_k_counts_answers_shown_in_snippets():
+    """snippet@k: the answer must lie inside a shown snippet, not merely in the paragraph."""
+    import dataclasses
+
+    question = Question("q", "how many members?", "T", ("223 members",))
+    inside = dataclasses.replace(hit("T", "It has 223 members. Other news."), snippet="It has 223 members.")
+    outside = dataclasses.replace(hit("T", "Other news. It has 223 members.", index=1), snippet="Other news.")
+    wrong_title = dataclasses.replace(hit("U", "It has 223 members.", index=2), snippet="It has 223 members.")
+    result = QueryResult.judge(question, [outside, wrong_title, inside], 1.0, 10)
+    assert result.recall(1) == 1.0  # the paragraph holds the answer...
+    assert result.snippet_at(1) == 0.0  # ...but its snippet does not show it
+    assert result.snippet_at(2) == 0.0  # a snippet of another article does not count
+    assert result.snippet_at(3) == 1.0
+    report = EvalReport(k=10, per_article=None, results=[result])
+    assert report.metrics["snippet@1"] == 0.0 and report.metrics["snippet@3"] == 1.0
+    assert QueryResult.judge(Question("n", "x"), [], 1.0, 10).snippet_at(3) is None
