@@ -499,17 +499,28 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
 
 
 @cli.command()
-@click.option("-k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Passages per answer.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages [default: from $LANG].")
+@click.option("-k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Answers per reply (/more shows the next ones).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages [default: each question's, else $LANG's].")
+@click.option("--verbose", "-v", is_flag=True, help="Show paragraph ids and scores.")
 @db_option
 @user_errors
-def chat(k: int, lang: str | None, db: str | None) -> None:
-    """Ask questions in the terminal; with input from a pipe, answer each line and exit."""
-    from articlebot.bot.chat import run_chat, terminal_language
+def chat(k: int, lang: str | None, verbose: bool, db: str | None) -> None:
+    """Ask questions in the terminal; with input from a pipe, answer each line and exit.
 
+    The best answer leads with the sentences that answer, then its title, date and
+    source; /more shows further answers, /full N the whole paragraph of answer N.
+    """
+    import shutil
+
+    from articlebot.bot.chat import PAGES, ChatSession, run_chat, terminal_language
+
+    interactive = sys.stdin.isatty()
+    # wrapped to the terminal's width on a terminal; one line per block for a pipe
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     with open_corpus(db) as store:
         searcher = make_searcher(store)
-        run_chat(lambda question: searcher.search(question, k=k), lang or terminal_language(), sys.stdin.isatty(), sys.stdin)
+        session = ChatSession(lambda q: searcher.search(q, k=k * PAGES), k, lang, terminal_language(), width, verbose)
+        run_chat(session, interactive, sys.stdin)
 
 
 def main() -> None:

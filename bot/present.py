@@ -8,6 +8,8 @@ ANSI styles for a terminal.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 
 import click
@@ -96,3 +98,116 @@ def terminal_hit(rank: int, hit: Hit) -> str:
 def terminal_hits(hits: Sequence[Hit]) -> str:
     """Hits for a terminal, numbered from 1, a blank line between them."""
     return "\n\n".join(terminal_hit(rank, hit) for rank, hit in enumerate(hits, 1))
+
+
+# --- the terminal ----------------------------------------------------------------------------
+
+_ATOM = re.compile(r"\s+|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+|.", re.S)
+
+
+def char_width(ch: str) -> int:
+    """Columns a character takes in a terminal: 2 for wide (CJK) characters, 0 for marks."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def text_width(text: str) -> int:
+    return sum(char_width(ch) for ch in text)
+
+
+def wrap(segments: Sequence[Segment], width: int, indent: int) -> list[list[Segment]]:
+    """Segments in lines of at most `width` columns, every line after the first indented
+    by `indent` spaces (a hanging indent). Latin words stay whole unless longer than a
+    line; CJK text breaks between any two characters, as it is read."""
+    room = max(width - indent, 10)
+    lines: list[list[Segment]] = [[]]
+    used = 0
+    for tag, text in segments:
+        for atom in _ATOM.findall(text):
+            if atom.isspace():
+                if used:  # spaces at a line start are dropped
+                    atom = " "
+                    if used + 1 <= room:
+                        lines[-1].append((tag, atom))
+                        used += 1
+                continue
+            size = text_width(atom)
+            if used and used + size > room:
+                lines.append([])
+                used = 0
+            while size > room:  # a word longer than a line: cut it
+                cut, taken = 0, 0
+                while cut < len(atom) and taken + char_width(atom[cut]) <= room - used:
+                    taken += char_width(atom[cut])
+                    cut += 1
+                lines[-1].append((tag, atom[:cut]))
+                lines.append([])
+                atom, size, used = atom[cut:], text_width(atom[cut:]), 0
+            lines[-1].append((tag, atom))
+            used += size
+    return [_rstrip(line) for line in lines]
+
+
+def _rstrip(line: list[Segment]) -> list[Segment]:
+    while line and not line[-1][1].strip():
+        line = line[:-1]
+    return line
+
+
+def _styled(segments: Sequence[Segment]) -> str:
+    styles = {"b": {"bold": True, "fg": "red"}, "title": {"bold": True}}
+    return "".join(click.style(text, **styles[tag]) if tag in styles else text for tag, text in segments)
+
+
+def _block(segments: Sequence[Segment], prefix: str, width: int | None) -> list[str]:
+    """Lines of one block: `prefix` on the first, a hanging indent of its width after."""
+    indent = len(prefix)
+    if width is None:  # not a terminal: one line, no wrapping (scripts read it)
+        return [prefix + _styled(segments)]
+    return [(prefix if i == 0 else " " * indent) + _styled(line) for i, line in enumerate(wrap(segments, width, indent))]
+
+
+def _source_line(hit: Hit, verbose: bool) -> list[Segment]:
+    facts = [f"{hit.published:%Y-%m-%d}"] if hit.published else []
+    if hit.source:
+        facts.append(hit.source)
+    line: list[Segment] = [("title", hit.title)]
+    if facts:
+        line.append((None, " · " + " · ".join(facts)))
+    if verbose:
+        line.append((None, f"  [{hit.docid} score {hit.score:.2f}]"))
+    return line
+
+
+def snippet_segments(hit: Hit) -> list[Segment]:
+    """The hit's snippet (its whole text when it has none) with matched words tagged "b"."""
+    if hit.snippet:
+        return passage_segments(hit.snippet, hit.snippet_highlights)
+    return passage_segments(hit.text, hit.highlights)
+
+
+def terminal_answer(hits: Sequence[Hit], first_rank: int = 1, width: int | None = None, verbose: bool = False) -> str:
+    """Answers for a terminal. The best answer leads with its snippet, then its title, date
+    and source; further answers are compact: the title, then the snippet. Ids and scores
+    only when verbose. `width`: wrap to this many columns with hanging indents (None:
+    do not wrap)."""
+    blocks = []
+    for rank, hit in enumerate(hits, first_rank):
+        prefix = f"{rank}. "
+        pad = " " * len(prefix)
+        if rank == 1:  # the best answer of a question; later pages are compact
+            lines = _block(snippet_segments(hit), prefix, width) + _block(_source_line(hit, verbose), pad, width)
+        else:
+            lines = _block(_source_line(hit, verbose), prefix, width) + _block(snippet_segments(hit), pad, width)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def full_paragraph(hit: Hit, rank: int, width: int | None = None, verbose: bool = False) -> str:
+    """The whole paragraph of one answer, matched words marked, under its title line."""
+    prefix = f"{rank}. "
+    lines = _block(_source_line(hit, verbose), prefix, width)
+    if hit.section:
+        lines += _block([(None, hit.section)], " " * len(prefix), width)
+    return "\n".join(lines + _block(passage_segments(hit.text, hit.highlights), " " * len(prefix), width))
