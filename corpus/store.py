@@ -20,7 +20,7 @@ from typing import Literal
 
 import platformdirs
 
-from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, StoreError
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, IdCollision, StoreError
 from articlebot.corpus.models import Article, ArticleSummary, Paragraph, StoreStats
 
 SCHEMA_VERSION = 1
@@ -218,6 +218,8 @@ class Store:
         - Different content at the same source_path: the file was edited, the old
           article(s) at that path are replaced (also when the new content is already
           stored under another path: then only the stale article goes).
+        - Different content whose id (a prefix of the content hash) is already taken by
+          another article: IdCollision, and the store is left as it was.
         All in one transaction: on any error the store is left as it was and the
         error propagates (SQLite errors as StoreError).
         """
@@ -234,8 +236,20 @@ class Store:
                     (article.source_path, article.content_hash),
                 ).rowcount
                 return "replaced" if stale else "unchanged"
-            if same is None and conn.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)).fetchone():
-                return "unchanged"  # id clash with other content: keep what is stored
+            if same is None:
+                # The id is a prefix of the content hash: another content with the same id
+                # (not the old version of this very file, replaced below) is a collision.
+                # Never drop either one silently: the stored article stays, this add fails.
+                clash = conn.execute(
+                    "SELECT title, source_path FROM articles WHERE id = ? AND source_path != ?",
+                    (article.id, article.source_path),
+                ).fetchone()
+                if clash is not None:
+                    raise IdCollision(
+                        f"cannot add {article.source_path}: its id {article.id} is already the id of a different "
+                        f"article, '{clash[0]}' from {clash[1]} (ids are the first digits of the SHA-256 of the "
+                        "content, and these two differ); nothing was changed"
+                    )
             deleted = conn.execute(
                 "DELETE FROM articles WHERE content_hash = ? OR source_path = ?",
                 (article.content_hash, article.source_path),

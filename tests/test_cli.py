@@ -126,6 +126,27 @@ def test_add_with_one_failing_file(runner: CliRunner, db: str, tmp_path: Path):
     assert sorted(a["title"] for a in listed) == sorted(["好的一篇", "另一篇"])
 
 
+def test_add_id_collision_fails_the_file_never_drops_it(runner: CliRunner, db: str, tmp_path: Path, monkeypatch):
+    """Two different files whose ids collide: the second is a failure naming both files,
+    not a silent "unchanged" (the id is forced, as a real 48-bit clash is too rare to find)."""
+    monkeypatch.setattr("articlebot.corpus.parse.article_id", lambda digest: "c0111de0c0de")
+    first, second = tmp_path / "first.md", tmp_path / "second.md"
+    first.write_text(markdown_article("第一篇", 2), encoding="utf-8")
+    second.write_text(markdown_article("第二篇", 2), encoding="utf-8")
+    result = run(runner, "add", str(first), str(second), "--db", db, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert (data["added"], data["unchanged"]) == (1, 0)
+    assert [Path(f["path"]).name for f in data["failed"]] == ["second.md"]
+    error = data["failed"][0]["error"]
+    assert "c0111de0c0de" in error and "second.md" in error and "first.md" in error
+    listed = json.loads(run(runner, "list", "--db", db, "--json").stdout)
+    assert [a["title"] for a in listed] == ["第一篇"]
+    # the same content again is still "unchanged", not a collision with itself
+    again = json.loads(run(runner, "add", str(first), "--db", db, "--json").stdout)
+    assert (again["unchanged"], again["failed"]) == (1, [])
+
+
 def test_add_missing_path(runner: CliRunner, db: str, tmp_path: Path):
     missing = tmp_path / "does-not-exist.md"
     result = run(runner, "add", str(missing), "--db", db)
