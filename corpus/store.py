@@ -61,7 +61,7 @@ CREATE TABLE paragraphs (
 # Summary columns plus a paragraph count computed in SQL, without loading paragraphs.
 _SUMMARY_SELECT = """
 SELECT a.id, a.title, a.published, a.author, a.source_path, a.added_at,
-       (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id)
+       (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id), a.url
 FROM articles a
 """
 
@@ -85,7 +85,7 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def _summary(row: tuple) -> ArticleSummary:
-    id_, title, published, author, source_path, added_at, count = row
+    id_, title, published, author, source_path, added_at, count, url = row
     return ArticleSummary(
         id=id_,
         title=title,
@@ -94,6 +94,7 @@ def _summary(row: tuple) -> ArticleSummary:
         paragraph_count=count,
         source_path=source_path,
         added_at=datetime.fromisoformat(added_at),
+        url=url,
     )
 
 
@@ -416,7 +417,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
                 "SELECT p.pid, p.idx, p.section, p.text, a.id, a.title, a.published, a.author, a.source_path,"
-                " a.added_at, (SELECT count(*) FROM paragraphs c WHERE c.article_id = a.id)"
+                " a.added_at, (SELECT count(*) FROM paragraphs c WHERE c.article_id = a.id), a.url"
                 f" FROM paragraphs p JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})",
                 chunk,
             ).fetchall()

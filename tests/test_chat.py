@@ -78,7 +78,8 @@ def test_terminal_rendering_styles_titles_and_highlights():
         section=None,
         score=1.0,
         published=None,
-        source=None,
+        author=None,
+        url=None,
         pid=1,
         highlights=((2, 6),),
     )

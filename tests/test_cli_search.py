@@ -47,11 +47,29 @@ def test_search_json_and_no_answer(run, tmp_path):
         "text",
         "score",
         "published",
-        "source",
+        "author",
+        "url",
         "highlights",
     }
+    assert "source" not in data["hits"][0]  # it was the author under a wrong name
+    assert data["hits"][0]["author"] == "新浪财经"
     empty = run("search", "理财券", "--db", db)
     assert empty.exit_code == 0 and "No relevant paragraph" in empty.stdout
+
+
+def test_search_json_hits_carry_the_article_author_and_url(run, tmp_path):
+    db = str(tmp_path / "u.db")
+    article = tmp_path / "linked.md"
+    article.write_text(
+        "---\ntitle: 城市更新新政策\nauthor: 新京报\nurl: https://example.com/news/42\n---\n\n"
+        "上海市今天发布了关于城市更新的新政策，涉及老旧小区改造和公共空间提升。\n",
+        encoding="utf-8",
+    )
+    assert run("add", str(article), "--db", db).exit_code == 0
+    hit = json.loads(run("search", "城市更新新政策", "--json", "--db", db).stdout)["hits"][0]
+    assert (hit["author"], hit["url"]) == ("新京报", "https://example.com/news/42")
+    line = json.loads(run("search", "--queries", "-", "--json", "--db", db, input="老旧小区改造\n").stdout)
+    assert line["hits"][0]["url"] == "https://example.com/news/42"
 
 
 def test_search_queries_file_json_lines(run, tmp_path):

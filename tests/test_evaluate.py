@@ -40,7 +40,8 @@ def hit(title: str, text: str, article_id: str = "a", index: int = 0, score: flo
         section=None,
         score=score,
         published=None,
-        source=None,
+        author=None,
+        url=None,
         pid=index + 1,
     )
 
