@@ -25,12 +25,15 @@ from articlebot.corpus.store import Store, resolve_db_path
 # Heavier modules (the HTML parser, jieba, numba) are imported inside the commands that
 # need them, so `articlebot list` or `search` do not pay for what they do not use.
 
-db_option = click.option(
-    "--db",
-    "db",
-    metavar="PATH",
-    help="SQLite store to use (default: $ARTICLEBOT_DB, else the user data dir).",
-)
+DB_HELP = "SQLite store to use (default: $ARTICLEBOT_DB, else the user data dir)."
+
+
+def _db_or_group_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A command's --db, else the one given before the command (`articlebot --db X list`)."""
+    return value if value is not None else ctx.find_root().params.get("db")
+
+
+db_option = click.option("--db", "db", metavar="PATH", help=DB_HELP, callback=_db_or_group_db)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -84,11 +87,12 @@ def open_corpus(db: str | None) -> Iterator[Store]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="articlebot")
-def cli() -> None:
+@click.option("--db", "db", metavar="PATH", help=DB_HELP + " A command's own --db wins.")
+def cli(db: str | None) -> None:
     """articlebot: answers questions about a corpus of articles.
 
     Articles are cleaned into paragraphs and kept in a SQLite store
-    (--db PATH or $ARTICLEBOT_DB override its location).
+    (--db PATH, before or after the command, or $ARTICLEBOT_DB override its location).
     """
 
 

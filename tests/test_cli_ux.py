@@ -1,0 +1,84 @@
+"""What new users tripped on (project issue 13): where the store is, what read-only
+commands may create, errors with --json, the sample after the first add, an unreachable
+Bot API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SEED
+from program import PROJECT  # tests/program.py
+
+from articlebot.cli import cli
+
+QUESTIONS = PROJECT / "eval" / "questions.jsonl"
+ARTICLE = "---\ntitle: 城市更新新政策\n---\n\n上海市今天发布了关于城市更新的新政策，涉及老旧小区改造和公共空间提升。\n"
+
+
+@pytest.fixture(autouse=True)
+def no_default_store(tmp_path: Path, monkeypatch):
+    """The default location is a fresh directory of this test; no $ARTICLEBOT_DB."""
+    monkeypatch.delenv("ARTICLEBOT_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+def run(*args: str, env: dict | None = None, input: str | None = None):
+    result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture
+def article(tmp_path: Path) -> Path:
+    path = tmp_path / "news.md"
+    path.write_text(ARTICLE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Path:
+    db = tmp_path / "seeded" / "s.db"
+    assert run("add", str(SEED), "--db", str(db)).exit_code == 0
+    return db
+
+
+# --- tokenize and the README's --db sentence ------------------------------------------------
+
+
+def test_readme_says_which_commands_take_db():
+    """README said every command takes --db, but tokenize (which needs no store) does not."""
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    assert "Every command except `tokenize` (which reads no store) takes `--db PATH`" in readme
+    without = {name for name, command in cli.commands.items() if not any("--db" in p.opts for p in command.params)}
+    assert without == {"tokenize"}
+
+
+# --- --db before or after the command ---------------------------------------------------------
+
+
+def test_db_before_the_command_is_accepted_and_the_commands_own_wins(seeded: Path, tmp_path: Path, article: Path):
+    listed = run("--db", str(seeded), "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stderr == "" and len(json.loads(listed.stdout)) == 1
+
+    other = tmp_path / "other.db"
+    assert run("--db", str(other), "add", str(article)).exit_code == 0
+    # the command's --db wins over the group's
+    both = json.loads(run("--db", str(other), "list", "--json", "--db", str(seeded)).stdout)
+    assert [a["title"] for a in both] == ["北京：打造共建“一带一路”高标准建设的试验示范"]
+    assert [a["title"] for a in json.loads(run("--db", str(other), "list", "--json").stdout)] == ["城市更新新政策"]
+    # $ARTICLEBOT_DB still works, and --db (either place) beats it
+    env = {"ARTICLEBOT_DB": str(other)}
+    assert [a["title"] for a in json.loads(run("list", "--json", env=env).stdout)] == ["城市更新新政策"]
+    assert len(json.loads(run("--db", str(seeded), "list", "--json", env=env).stdout)) == 1
+    assert json.loads(run("--db", str(seeded), "list", "--json", env=env).stdout)[0]["title"] != "城市更新新政策"
