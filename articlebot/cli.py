@@ -1,7 +1,8 @@
 """`articlebot` command line: a thin click shell over the library functions.
 
-Every listing command takes --json. User errors print one line on stderr and exit 1;
-`add` exits 1 when any file failed.
+Every listing command takes --json. User errors print one line on stderr and exit 1
+(with --json that line is a JSON object {"error", "kind"}); `add` exits 1 when any
+file failed.
 """
 
 from __future__ import annotations
@@ -38,14 +39,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def user_errors(func):
-    """Turn articlebot's named errors into one line on stderr and exit code 1."""
+    """Turn articlebot's named errors into one line on stderr and exit code 1; with
+    --json the line is a JSON object: {"error": message, "kind": the error's class}."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except ArticlebotError as exc:
-            click.echo(f"Error: {exc}", err=True)
+        except (ArticlebotError, click.FileError) as exc:
+            message = exc.format_message() if isinstance(exc, click.FileError) else str(exc)
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"error": message, "kind": type(exc).__name__}, ensure_ascii=False), err=True)
+            else:
+                click.echo(f"Error: {message}", err=True)
             sys.exit(1)
 
     return wrapper
@@ -369,7 +375,11 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
                 click.echo("\n\n".join(render_hit(i, h) for i, h in enumerate(hits, 1)))
             return
         # invalid UTF-8 becomes U+FFFD: one bad line must not stop a batch of questions
-        with click.open_file(queries_file, encoding="utf-8-sig", errors="replace") as stream:
+        try:
+            stream = click.open_file(queries_file, encoding="utf-8-sig", errors="replace")
+        except OSError as exc:  # a user error (one line, exit 1), not a traceback
+            raise click.FileError(queries_file, hint=exc.strerror or str(exc)) from None
+        with stream:
             for line in stream:
                 line = line.rstrip("\r\n")
                 hits = searcher.search(line, k=k, per_article=limit)

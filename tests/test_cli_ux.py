@@ -82,3 +82,37 @@ def test_db_before_the_command_is_accepted_and_the_commands_own_wins(seeded: Pat
     assert [a["title"] for a in json.loads(run("list", "--json", env=env).stdout)] == ["城市更新新政策"]
     assert len(json.loads(run("--db", str(seeded), "list", "--json", env=env).stdout)) == 1
     assert json.loads(run("--db", str(seeded), "list", "--json", env=env).stdout)[0]["title"] != "城市更新新政策"
+
+
+# --- --json errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "kind", "needle"),
+    [
+        (["remove", "abcdef123456"], "ArticleNotFound", "abcdef123456"),
+        (["show", "abcdef123456"], "ArticleNotFound", "abcdef123456"),
+        (["show", "ab"], "ArticleNotFound", "at least 4"),
+        (["search", "--queries", "{missing}"], "FileError", "missing.db"),
+        (["eval", "{missing}"], "QuestionFileError", "missing.db"),
+        (["add", "{seed}", "--db", "{dir}"], "StoreError", "directory"),
+        (["tokenize", "--file", "{missing}"], "TokenizerError", "missing.db"),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else None,
+)
+def test_json_errors_are_one_json_line_on_stderr(seeded: Path, tmp_path: Path, command, kind, needle):
+    values = {"{missing}": str(tmp_path / "missing.db"), "{seed}": str(SEED), "{dir}": str(tmp_path)}
+    args = [values.get(a, a) for a in command]
+    if "--db" not in args and args[0] != "tokenize":
+        args += ["--db", str(seeded)]
+    result = run(*args, "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    error = json.loads(one_line(result.stderr))
+    assert error["kind"] == kind and needle in error["error"]
+    assert set(error) == {"error", "kind"}
+
+
+def test_without_json_errors_stay_text(seeded: Path):
+    result = run("remove", "abcdef123456", "--db", str(seeded))
+    assert result.exit_code == 1 and one_line(result.stderr).startswith("Error: no article with id 'abcdef123456'")
