@@ -71,6 +71,17 @@ def open_store(db: str | None) -> Iterator[Store]:
 
 
 @contextmanager
+def open_sample() -> Iterator[Store]:
+    from articlebot.corpus.sample import open_sample_store
+
+    sample = open_sample_store()
+    try:
+        yield sample
+    finally:
+        sample.close()
+
+
+@contextmanager
 def open_corpus(db: str | None) -> Iterator[Store]:
     """The user's store, or the bundled sample (in memory) when the store is empty."""
     with open_store(db) as store:
@@ -138,12 +149,19 @@ def add(paths: tuple[Path, ...], max_size: float, jobs: int, db: str | None, as_
     from articlebot.corpus.ingest import add_paths
 
     with open_store(db) as store:
+        was_empty = store.is_empty()
         jobs = jobs or os.cpu_count() or 1
         report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress, jobs=jobs)
         # Also when nothing was added: an earlier add may have been stopped before its
         # index update; bringing the index up to date costs nothing when it already is.
         if not store.is_empty():
             update_index(store, jobs)
+            if was_empty:
+                click.echo(
+                    f"Note: the store {store.path} now holds your articles, so the bundled sample is no longer "
+                    "used (articlebot eval FILE --sample still evaluates on it).",
+                    err=True,
+                )
     if as_json:
         print_json(report.to_dict())
     else:
@@ -397,10 +415,13 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
 @click.option("--min-recall", type=click.FloatRange(min=0), metavar="X", help="Exit 1 when recall@3 is below X.")
 @click.option("--min-mrr", type=click.FloatRange(min=0), metavar="Y", help="Exit 1 when MRR@10 is below Y.")
 @click.option("--min-no-answer-precision", type=click.FloatRange(min=0), metavar="Z", help="Exit 1 when no-answer precision is below Z.")
+@click.option("--sample", "use_sample", is_flag=True, help="Evaluate on the bundled sample corpus (in memory), whatever the store holds.")
 @db_option
 @json_option
 @user_errors
-def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, db, as_json) -> None:
+def eval_cmd(
+    questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, use_sample, db, as_json
+) -> None:
     """Measure retrieval on a question file (JSON lines: query, title, answer).
 
     Prints recall@1/3/k, MRR@10, nDCG@10 over the answerable questions, the no-answer
@@ -414,10 +435,11 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
         return f"{value:.2f} ms" if unit else f"{value:.3f}"
 
     questions = load_questions(questions_file)  # before opening the corpus: a bad file fails fast
-    with open_corpus(db) as store:
+    with open_sample() if use_sample else open_corpus(db) as store:
         unknown = unknown_titles(questions, (a.title for a in store.list_articles()))
         if unknown:
-            click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.", err=True)
+            hint = "" if use_sample else " Questions written for the bundled sample? Run with --sample."
+            click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.{hint}", err=True)
         report = evaluate(make_searcher(store, k1, b, per_article), questions, k=k)
     if run_file:
         write_trec_run(report, run_file)

@@ -116,3 +116,42 @@ def test_json_errors_are_one_json_line_on_stderr(seeded: Path, tmp_path: Path, c
 def test_without_json_errors_stay_text(seeded: Path):
     result = run("remove", "abcdef123456", "--db", str(seeded))
     assert result.exit_code == 1 and one_line(result.stderr).startswith("Error: no article with id 'abcdef123456'")
+
+
+# --- the sample after the first add, and eval --sample ------------------------------------------
+
+
+def test_the_first_add_says_the_sample_is_no_longer_used(tmp_path: Path, article: Path):
+    db = tmp_path / "first.db"
+    first = run("add", str(article), "--db", str(db), "--json")
+    assert first.exit_code == 0 and json.loads(first.stdout)["added"] == 1  # stdout stays JSON
+    note = one_line(first.stderr)
+    assert note.startswith("Note:") and "sample is no longer used" in note and "--sample" in note
+    assert str(db) in note
+    second = run("add", str(SEED), "--db", str(db))
+    assert second.exit_code == 0 and "sample" not in second.stderr  # only when it turns non-empty
+
+
+@pytest.fixture
+def few_questions(tmp_path: Path) -> Path:
+    lines = [line for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()][:12]
+    path = tmp_path / "few.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_eval_sample_evaluates_on_the_sample_whatever_the_store_holds(tmp_path: Path, article: Path, few_questions: Path):
+    db = tmp_path / "mine.db"
+    assert run("add", str(article), "--db", str(db)).exit_code == 0
+    on_store = run("eval", str(few_questions), "--json", "--db", str(db))
+    assert on_store.exit_code == 0
+    assert json.loads(on_store.stdout)["metrics"]["recall@3"] == 0
+    warning = one_line(on_store.stderr)
+    assert warning.startswith("Warning: no article has the title of") and "--sample" in warning
+
+    on_sample = run("eval", str(few_questions), "--json", "--sample", "--db", str(db))
+    assert on_sample.exit_code == 0
+    assert json.loads(on_sample.stdout)["metrics"]["recall@3"] > 0.5
+    assert on_sample.stderr == ""
+    # the store is untouched: still the one article
+    assert len(json.loads(run("list", "--json", "--db", str(db)).stdout)) == 1
