@@ -18,10 +18,10 @@ from pathlib import Path
 import click
 
 from articlebot import __version__
-from articlebot.corpus.errors import ArticlebotError
+from articlebot.corpus.errors import ArticlebotError, StoreNotFound
 from articlebot.corpus.limits import DEFAULT_MAX_BYTES
-from articlebot.corpus.models import Article
-from articlebot.corpus.store import Store, resolve_db_path
+from articlebot.corpus.models import Article, StoreStats
+from articlebot.corpus.store import SCHEMA_VERSION, Store, resolve_db_path
 
 # Heavier modules (the HTML parser, jieba, numba) are imported inside the commands that
 # need them, so `articlebot list` or `search` do not pay for what they do not use.
@@ -61,9 +61,16 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def db_is_explicit(db: str | None) -> bool:
+    """Whether the user named the store (--db or $ARTICLEBOT_DB), not the default location."""
+    return bool(db) or bool(os.environ.get("ARTICLEBOT_DB"))
+
+
 @contextmanager
-def open_store(db: str | None) -> Iterator[Store]:
-    store = Store.open(resolve_db_path(db))
+def open_store(db: str | None, create: bool = True) -> Iterator[Store]:
+    """The store; create=False (commands that only read) creates nothing: a missing
+    store is a StoreNotFound error."""
+    store = Store.open(resolve_db_path(db), create=create)
     try:
         yield store
     finally:
@@ -83,23 +90,31 @@ def open_sample() -> Iterator[Store]:
 
 @contextmanager
 def open_corpus(db: str | None) -> Iterator[Store]:
-    """The user's store, or the bundled sample (in memory) when the store is empty."""
-    with open_store(db) as store:
-        if not store.is_empty():
+    """The user's store, read-only; or the bundled sample (in memory) when the store is
+    empty, or missing at the default location. A store named by --db or $ARTICLEBOT_DB
+    that does not exist is an error: a typo must not silently show the sample."""
+    path = resolve_db_path(db)
+    try:
+        store = Store.open(path, create=False)
+    except StoreNotFound:
+        if db_is_explicit(db):
+            raise
+        store = None
+    if store is not None and not store.is_empty():
+        try:
             yield store
-            return
-        from articlebot.corpus.sample import open_sample_store
-
-        sample = open_sample_store()
+        finally:
+            store.close()
+        return
+    if store is not None:
+        store.close()
+    with open_sample() as sample:
+        state = f"the store {path} is empty" if store is not None else f"there is no store at {path} yet"
         click.echo(
-            f"Note: the store {store.path} is empty, so this shows the bundled sample corpus "
-            f"({len(sample)} articles). Add your own with: articlebot add PATH",
+            f"Note: {state}, so this shows the bundled sample corpus ({len(sample)} articles). Add your own with: articlebot add PATH",
             err=True,
         )
-        try:
-            yield sample
-        finally:
-            sample.close()
+        yield sample
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -237,7 +252,7 @@ def format_article(article: Article) -> str:
 @user_errors
 def remove(article_id: str, db: str | None, as_json: bool) -> None:
     """Remove an article and its paragraphs from the store."""
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:  # a missing store has nothing to remove
         removed = store.remove(article_id)
         update_index(store)
     if as_json:
@@ -252,8 +267,14 @@ def remove(article_id: str, db: str | None, as_json: bool) -> None:
 @user_errors
 def stats(db: str | None, as_json: bool) -> None:
     """Counts of the store: articles, paragraphs, last added."""
-    with open_store(db) as store:
-        figures = store.stats()
+    try:
+        with open_store(db, create=False) as store:
+            figures = store.stats()
+    except StoreNotFound:
+        if db_is_explicit(db):
+            raise
+        # the default location before the first add: an empty store, created by nothing
+        figures = StoreStats(0, 0, 0, None, str(resolve_db_path(db)), SCHEMA_VERSION)
     if as_json:
         print_json(figures.to_dict())
         return

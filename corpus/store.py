@@ -20,7 +20,7 @@ from typing import Literal
 
 import platformdirs
 
-from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, IdCollision, StoreError
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, IdCollision, StoreError, StoreNotFound
 from articlebot.corpus.models import Article, ArticleSummary, Paragraph, StoreStats
 
 SCHEMA_VERSION = 1
@@ -108,11 +108,19 @@ class Store:
     # --- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Store:
-        """Open (creating when new) the store at `path`; any failure is a StoreError naming it."""
+    def open(cls, path: str | os.PathLike, create: bool = True) -> Store:
+        """Open the store at `path`; any failure is a StoreError naming it.
+
+        create=True makes the store (and its directory) when missing; create=False, for
+        commands that only read, creates nothing and raises StoreNotFound instead."""
         p = Path(path).expanduser()
         if p.is_dir():
             raise StoreError(f"cannot open store {p}: it is a directory")
+        if not create:
+            if not p.exists():
+                raise StoreNotFound(f"no store at {p} (articlebot add creates one)")
+            # mode=rw: SQLite itself never creates the file, even if it vanishes meanwhile
+            return cls._connect(str(p), uri=f"{p.absolute().as_uri()}?mode=rw")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -126,12 +134,12 @@ class Store:
         return cls._connect(":memory:")
 
     @classmethod
-    def _connect(cls, path: str) -> Store:
+    def _connect(cls, path: str, uri: str | None = None) -> Store:
         conn = None
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each
             # article is exactly one transaction.
-            conn = sqlite3.connect(path, isolation_level=None)
+            conn = sqlite3.connect(uri or path, isolation_level=None, uri=uri is not None)
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")  # readers (the bot) don't block the writer

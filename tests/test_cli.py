@@ -16,6 +16,7 @@ from program import program_env  # tests/program.py
 from articlebot.cli import cli
 from articlebot.corpus.parse import parse_file
 from articlebot.corpus.sample import sample_files
+from articlebot.corpus.store import Store
 
 SEED_ID = hashlib.sha256(SEED.read_bytes()).hexdigest()[:12]
 SEED_TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"
@@ -67,6 +68,13 @@ def assert_one_error_line(result, *needles: str) -> None:
     for needle in needles:
         assert needle in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def empty(db: str) -> str:
+    """An existing store without articles (as after removing the last one)."""
+    Store.open(db).close()
+    return db
 
 
 @pytest.fixture
@@ -275,8 +283,8 @@ def test_remove_json(runner: CliRunner, seeded: str):
     assert removed["id"] == SEED_ID and removed["title"] == SEED_TITLE
 
 
-def test_remove_unknown(runner: CliRunner, db: str):
-    result = run(runner, "remove", "abcdef123456", "--db", db)
+def test_remove_unknown(runner: CliRunner, seeded: str):
+    result = run(runner, "remove", "abcdef123456", "--db", seeded)
     assert_one_error_line(result, "abcdef123456")
 
 
@@ -310,12 +318,12 @@ def test_stats_last_added_is_the_latest(runner: CliRunner, seeded: str, tmp_path
     assert data["last_added"]["id"] == file_id(later)
 
 
-def test_stats_empty_store(runner: CliRunner, db: str):
-    result = run(runner, "stats", "--db", db, "--json")
+def test_stats_empty_store(runner: CliRunner, empty: str):
+    result = run(runner, "stats", "--db", empty, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert (data["articles"], data["paragraphs"], data["last_added"]) == (0, 0, None)
-    human = run(runner, "stats", "--db", db)
+    human = run(runner, "stats", "--db", empty)
     assert "The store is empty" in human.stdout
 
 
@@ -342,8 +350,10 @@ def test_db_is_a_garbage_file(runner: CliRunner, tmp_path: Path, command):
 def test_db_parent_is_a_file(runner: CliRunner, tmp_path: Path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
+    result = run(runner, "add", str(SEED), "--db", str(blocker / "sub" / "a.db"))
+    assert result.exit_code == 1 and "cannot open store" in result.stderr
     result = run(runner, "list", "--db", str(blocker / "sub" / "a.db"))
-    assert_one_error_line(result, "cannot open store")
+    assert_one_error_line(result, "no store at", str(blocker / "sub" / "a.db"))
 
 
 # --- ARTICLEBOT_DB ---------------------------------------------------------------------------
@@ -361,6 +371,7 @@ def test_env_var_is_honoured(runner: CliRunner, tmp_path: Path):
     assert [a["id"] for a in json.loads(listed.stdout)] == [SEED_ID]
 
     other = tmp_path / "other.db"
+    Store.open(other).close()  # empty: the sample is listed
     fallback = run(runner, "list", "--json", "--db", str(other), env=env)
     assert fallback.exit_code == 0
     assert "empty" in fallback.stderr and str(other) in fallback.stderr
@@ -370,7 +381,8 @@ def test_env_var_is_honoured(runner: CliRunner, tmp_path: Path):
 # --- empty store: the bundled sample ------------------------------------------------------
 
 
-def test_empty_store_lists_the_sample(runner: CliRunner, db: str):
+def test_empty_store_lists_the_sample(runner: CliRunner, empty: str):
+    db = empty
     result = run(runner, "list", "--db", db, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -389,7 +401,8 @@ def test_empty_store_lists_the_sample(runner: CliRunner, db: str):
     assert "Note:" not in human.stdout
 
 
-def test_empty_store_show_seed(runner: CliRunner, db: str):
+def test_empty_store_show_seed(runner: CliRunner, empty: str):
+    db = empty
     result = run(runner, "show", SEED_ID, "--db", db, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -398,7 +411,8 @@ def test_empty_store_show_seed(runner: CliRunner, db: str):
     assert "empty" in result.stderr
 
 
-def test_empty_store_show_unknown(runner: CliRunner, db: str):
+def test_empty_store_show_unknown(runner: CliRunner, empty: str):
+    db = empty
     result = run(runner, "show", "ffffffffffff", "--db", db)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error:")

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import SEED
 
 from articlebot.cli import cli
+from articlebot.corpus.store import Store
 
 
 @pytest.fixture
@@ -24,8 +25,13 @@ def run():
     return invoke
 
 
+def empty_store(path: Path) -> str:
+    Store.open(path).close()
+    return str(path)
+
+
 def test_search_on_empty_store_uses_sample_and_says_so(run, tmp_path):
-    result = run("search", "研发经费占GDP比重", "--db", str(tmp_path / "e.db"))
+    result = run("search", "研发经费占GDP比重", "--db", empty_store(tmp_path / "e.db"))
     assert result.exit_code == 0
     assert "bundled sample" in result.stderr
     first = result.stdout.split("\n\n")[0]
@@ -106,7 +112,7 @@ def test_search_queries_file_with_invalid_utf8_answers_every_line(run, tmp_path)
     queries.write_bytes(
         b"\xff\xfe \xe7\x90\x86\xe8\xb4\xa2\n\xe4\xb8\x96\xe7\x95\x8c\xe6\x97\x85\xe6\xb8\xb8\xe5\x9f\x8e\xe5\xb8\x82\xe8\x81\x94\xe5\x90\x88\xe4\xbc\x9a\n"
     )
-    result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", str(tmp_path / "q.db"))
+    result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", empty_store(tmp_path / "q.db"))
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 and "223个会员" in lines[1]["hits"][0]["text"]

@@ -13,6 +13,8 @@ from conftest import SEED
 from program import PROJECT  # tests/program.py
 
 from articlebot.cli import cli
+from articlebot.corpus.sample import sample_files
+from articlebot.corpus.store import Store
 
 QUESTIONS = PROJECT / "eval" / "questions.jsonl"
 ARTICLE = "---\ntitle: 城市更新新政策\n---\n\n上海市今天发布了关于城市更新的新政策，涉及老旧小区改造和公共空间提升。\n"
@@ -84,6 +86,62 @@ def test_db_before_the_command_is_accepted_and_the_commands_own_wins(seeded: Pat
     assert json.loads(run("--db", str(seeded), "list", "--json", env=env).stdout)[0]["title"] != "城市更新新政策"
 
 
+# --- read-only commands create nothing ----------------------------------------------------------
+
+READ_ONLY = [
+    ["list"],
+    ["show", "fa353077ad21"],
+    ["search", "城市更新"],
+    ["stats"],
+    ["eval", str(QUESTIONS)],
+    ["chat"],
+    ["remove", "fa353077ad21"],
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=lambda c: c[0])
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_a_mistyped_db_is_an_error_and_creates_nothing(tmp_path: Path, command, how):
+    typo = tmp_path / "typo" / "deeper" / "stroe.db"
+    if how == "option":
+        result = run(*command, "--db", str(typo), input="")
+    else:
+        result = run(*command, env={"ARTICLEBOT_DB": str(typo)}, input="")
+    assert result.exit_code == 1
+    assert one_line(result.stderr) == f"Error: no store at {typo} (articlebot add creates one)"
+    assert not (tmp_path / "typo").exists()
+    assert not (tmp_path / "xdg-data").exists()
+
+
+def test_an_existing_empty_store_still_shows_the_sample(tmp_path: Path):
+    empty = tmp_path / "empty.db"
+    Store.open(empty).close()
+    result = run("list", "--json", "--db", str(empty))
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)) == len(sample_files())
+    assert "is empty" in result.stderr and "bundled sample" in result.stderr
+
+
+def test_default_location_missing_shows_the_sample_and_creates_nothing(tmp_path: Path):
+    data = tmp_path / "xdg-data"
+    listed = run("list", "--json")
+    assert listed.exit_code == 0
+    assert len(json.loads(listed.stdout)) == len(sample_files())
+    note = one_line(listed.stderr)
+    assert note.startswith("Note: there is no store at ") and str(data) in note and "bundled sample" in note
+    searched = run("search", "世界旅游城市联合会有多少会员", "--json")
+    assert searched.exit_code == 0 and "223个会员" in json.loads(searched.stdout)["hits"][0]["text"]
+    stats = run("stats", "--json")
+    assert stats.exit_code == 0
+    figures = json.loads(stats.stdout)
+    assert (figures["articles"], figures["paragraphs"], figures["last_added"]) == (0, 0, None)
+    assert "The store is empty" in run("stats").stdout
+    assert not data.exists()  # none of these made a directory or a store
+    # the first add makes it
+    assert run("add", str(SEED)).exit_code == 0
+    assert (data / "articlebot" / "articlebot.db").is_file()
+
+
 # --- --json errors --------------------------------------------------------------------------------
 
 
@@ -93,6 +151,9 @@ def test_db_before_the_command_is_accepted_and_the_commands_own_wins(seeded: Pat
         (["remove", "abcdef123456"], "ArticleNotFound", "abcdef123456"),
         (["show", "abcdef123456"], "ArticleNotFound", "abcdef123456"),
         (["show", "ab"], "ArticleNotFound", "at least 4"),
+        (["list", "--db", "{missing}"], "StoreNotFound", "no store at"),
+        (["stats", "--db", "{missing}"], "StoreNotFound", "no store at"),
+        (["search", "城市", "--db", "{missing}"], "StoreNotFound", "no store at"),
         (["search", "--queries", "{missing}"], "FileError", "missing.db"),
         (["eval", "{missing}"], "QuestionFileError", "missing.db"),
         (["add", "{seed}", "--db", "{dir}"], "StoreError", "directory"),
