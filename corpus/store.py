@@ -80,6 +80,33 @@ def resolve_db_path(cli_value: str | None, env: Mapping[str, str] | None = None)
     return default_db_path()
 
 
+def unusable_because(path: Path) -> str | None:
+    """Why SQLite cannot open `path` for reading and writing, when the file system
+    tells: a missing directory, a directory in its place, a permission; else None."""
+    parent = path.parent
+    if path.is_dir():
+        return "it is a directory"
+    if not parent.exists():
+        return f"the directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    try:
+        if os.statvfs(parent).f_flag & os.ST_RDONLY:
+            return f"the directory {parent} is on a read-only file system"
+    except OSError:
+        pass
+    if not path.exists():
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"permission denied: cannot create a file in the directory {parent}"
+        return None
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"permission denied on the file {path} (it must be readable and writable)"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # WAL mode keeps two files beside the store, made when it is opened
+        return f"permission denied on the directory {parent} (SQLite creates {path.name}-wal and -shm there)"
+    return None
+
+
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -152,7 +179,10 @@ class Store:
                 conn.close()
             if "not a database" in str(exc):
                 raise StoreError(f"cannot open store {path}: it is not an SQLite database") from exc
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
+            # SQLite says only "unable to open database file" or "attempt to write a
+            # readonly database": find out why, from the file system.
+            why = unusable_because(Path(path)) if path != ":memory:" else None
+            raise StoreError(f"cannot open store {path}: {why or exc}") from exc
         except StoreError:  # foreign or newer schema
             conn.close()
             raise

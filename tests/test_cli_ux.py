@@ -5,6 +5,7 @@ Bot API."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from program import PROJECT  # tests/program.py
 
 from articlebot.cli import cli
 from articlebot.corpus.sample import sample_files
-from articlebot.corpus.store import Store
+from articlebot.corpus.store import Store, unusable_because
 
 QUESTIONS = PROJECT / "eval" / "questions.jsonl"
 ARTICLE = "---\ntitle: 城市更新新政策\n---\n\n上海市今天发布了关于城市更新的新政策，涉及老旧小区改造和公共空间提升。\n"
@@ -140,6 +141,71 @@ def test_default_location_missing_shows_the_sample_and_creates_nothing(tmp_path:
     # the first add makes it
     assert run("add", str(SEED)).exit_code == 0
     assert (data / "articlebot" / "articlebot.db").is_file()
+
+
+# --- why a store cannot be opened -------------------------------------------------------------
+
+
+def test_store_in_a_directory_that_is_missing_or_a_file_says_so(tmp_path: Path):
+    assert unusable_because(tmp_path / "nowhere" / "a.db") == f"the directory {tmp_path / 'nowhere'} does not exist"
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    assert unusable_because(blocker / "a.db") == f"{blocker} is not a directory"
+    assert unusable_because(tmp_path) == "it is a directory"
+    assert unusable_because(tmp_path / "fine.db") is None
+
+
+def test_permission_problems_are_named(tmp_path: Path, monkeypatch):
+    """Whichever of file and directory lacks the permission is named (os.access is faked:
+    the tests may run as root, who has every permission)."""
+    store = tmp_path / "s.db"
+    denied: set[Path] = set()
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) not in denied)
+    denied = {tmp_path}
+    assert unusable_because(store) == f"permission denied: cannot create a file in the directory {tmp_path}"
+    store.write_bytes(b"")
+    assert "permission denied on the directory" in unusable_because(store) and "s.db-wal" in unusable_because(store)
+    denied = {store}
+    assert unusable_because(store) == f"permission denied on the file {store} (it must be readable and writable)"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: no permission error to explain")
+def test_an_unwritable_store_directory_is_explained_in_one_line(tmp_path: Path, article: Path):
+    """A real SQLite failure ("unable to open database file"), explained."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = run("add", str(article), "--db", str(locked / "s.db"))
+        line = one_line(result.stderr.replace("failed: ", "Error: "))
+        assert f"cannot open store {locked / 's.db'}: permission denied" in line
+        assert "unable to open database file" not in line
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_store_that_sqlite_cannot_open_is_explained(tmp_path: Path, article: Path, monkeypatch):
+    """SQLite's own words are only "unable to open database file": the error says why,
+    from the file system (here a directory made unwritable by faking os.access, which
+    SQLite's failure is made to match)."""
+    import sqlite3
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_connect = sqlite3.connect
+
+    def connect(path, *args, **kwargs):
+        if str(locked) in str(path):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked)
+    result = run("add", str(article), "--db", str(locked / "s.db"))
+    assert result.exit_code == 1
+    assert one_line(result.stderr) == (
+        f"Error: cannot open store {locked / 's.db'}: permission denied: cannot create a file in the directory {locked}"
+    )
 
 
 # --- --json errors --------------------------------------------------------------------------------
