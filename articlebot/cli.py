@@ -512,7 +512,7 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
     $ARTICLEBOT_RATE_LIMIT (default 10/60) the questions per user per seconds.
     """
     # Imported here: python-telegram-bot is only needed by this command.
-    from articlebot.bot.app import build_application, run, setup_logging
+    from articlebot.bot.app import build_application, check_bot_api, run, setup_logging
     from articlebot.bot.config import BotConfig, ConfigError
     from articlebot.bot.library import Library
 
@@ -522,8 +522,9 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     setup_logging(config.token)
-    library = Library(resolve_db_path(db))  # closed by the application's post_shutdown
     try:
+        check_bot_api(config)  # before opening the store: an unreachable server is one line
+        library = Library(resolve_db_path(db))  # closed by the application's post_shutdown
         run(build_application(config, library), config)
     except ConfigError as exc:  # e.g. Telegram rejected the token
         click.echo(f"Error: {exc}", err=True)

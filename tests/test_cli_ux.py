@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import SEED
-from program import PROJECT  # tests/program.py
+from program import PROJECT, program_env  # tests/program.py
 
 from articlebot.cli import cli
 from articlebot.corpus.sample import sample_files
@@ -282,3 +285,65 @@ def test_eval_sample_evaluates_on_the_sample_whatever_the_store_holds(tmp_path: 
     assert on_sample.stderr == ""
     # the store is untouched: still the one article
     assert len(json.loads(run("list", "--json", "--db", str(db)).stdout)) == 1
+
+
+# --- articlebot bot with an unreachable Bot API -----------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the socket is
+
+
+def test_bot_with_an_unreachable_bot_api_is_one_line_naming_the_url_not_the_token(tmp_path: Path):
+    token = "123456:FAKE-tokenThatMustNeverBePrinted42"
+    url = f"http://127.0.0.1:{_closed_port()}/bot"
+    env = program_env(tmp_path) | {"TELEGRAM_BOT_TOKEN": token}
+    db = tmp_path / "bot" / "store.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "articlebot.cli", "bot", "--db", str(db), "--base-url", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    line = one_line(result.stderr)  # it was 248 lines of tracebacks
+    assert line.startswith("Error: cannot reach the Bot API at ") and url in line
+    for secret in (token, token.split(":", 1)[1]):
+        assert secret not in result.stderr and secret not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert not db.parent.exists()  # checked before the store is opened
+
+
+def test_check_bot_api_passes_a_live_server_and_refuses_a_wrong_token():
+    """The check that precedes the bot: getMe against the fake Bot API (on 127.0.0.1)."""
+    import asyncio
+    import threading
+
+    from fake_telegram import FakeTelegram  # tests/fake_telegram.py
+
+    from articlebot.bot.app import check_bot_api
+    from articlebot.bot.config import BotConfig, ConfigError, api_urls
+
+    real = "123456:REAL-token-of-the-fake-server"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = FakeTelegram(real)
+    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(5)
+    try:
+        base_url, base_file_url = api_urls(fake.base_url)
+        check_bot_api(BotConfig(token=real, base_url=base_url, base_file_url=base_file_url))
+        assert [c.method for c in fake.calls] == ["getMe"]
+        wrong = "123456:WRONG-token-typed-in-the-environment"
+        with pytest.raises(ConfigError) as info:
+            check_bot_api(BotConfig(token=wrong, base_url=base_url, base_file_url=base_file_url))
+        assert "TELEGRAM_BOT_TOKEN" in str(info.value) and wrong not in str(info.value)
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
