@@ -1,7 +1,8 @@
 """`articlebot` command line: a thin click shell over the library functions.
 
-Every listing command takes --json. User errors print one line on stderr and exit 1;
-`add` exits 1 when any file failed.
+Every listing command takes --json. User errors print one line on stderr and exit 1
+(with --json that line is a JSON object {"error", "kind"}); `add` exits 1 when any
+file failed.
 """
 
 from __future__ import annotations
@@ -17,32 +18,40 @@ from pathlib import Path
 import click
 
 from articlebot import __version__
-from articlebot.corpus.errors import ArticlebotError
+from articlebot.corpus.errors import ArticlebotError, StoreNotFound
 from articlebot.corpus.limits import DEFAULT_MAX_BYTES
-from articlebot.corpus.models import Article
-from articlebot.corpus.store import Store, resolve_db_path
+from articlebot.corpus.models import Article, StoreStats
+from articlebot.corpus.store import SCHEMA_VERSION, Store, resolve_db_path
 
 # Heavier modules (the HTML parser, jieba, numba) are imported inside the commands that
 # need them, so `articlebot list` or `search` do not pay for what they do not use.
 
-db_option = click.option(
-    "--db",
-    "db",
-    metavar="PATH",
-    help="SQLite store to use (default: $ARTICLEBOT_DB, else the user data dir).",
-)
+DB_HELP = "SQLite store to use (default: $ARTICLEBOT_DB, else the user data dir)."
+
+
+def _db_or_group_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A command's --db, else the one given before the command (`articlebot --db X list`)."""
+    return value if value is not None else ctx.find_root().params.get("db")
+
+
+db_option = click.option("--db", "db", metavar="PATH", help=DB_HELP, callback=_db_or_group_db)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 def user_errors(func):
-    """Turn articlebot's named errors into one line on stderr and exit code 1."""
+    """Turn articlebot's named errors into one line on stderr and exit code 1; with
+    --json the line is a JSON object: {"error": message, "kind": the error's class}."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except ArticlebotError as exc:
-            click.echo(f"Error: {exc}", err=True)
+        except (ArticlebotError, click.FileError) as exc:
+            message = exc.format_message() if isinstance(exc, click.FileError) else str(exc)
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"error": message, "kind": type(exc).__name__}, ensure_ascii=False), err=True)
+            else:
+                click.echo(f"Error: {message}", err=True)
             sys.exit(1)
 
     return wrapper
@@ -52,9 +61,16 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def db_is_explicit(db: str | None) -> bool:
+    """Whether the user named the store (--db or $ARTICLEBOT_DB), not the default location."""
+    return bool(db) or bool(os.environ.get("ARTICLEBOT_DB"))
+
+
 @contextmanager
-def open_store(db: str | None) -> Iterator[Store]:
-    store = Store.open(resolve_db_path(db))
+def open_store(db: str | None, create: bool = True) -> Iterator[Store]:
+    """The store; create=False (commands that only read) creates nothing: a missing
+    store is a StoreNotFound error."""
+    store = Store.open(resolve_db_path(db), create=create)
     try:
         yield store
     finally:
@@ -62,20 +78,47 @@ def open_store(db: str | None) -> Iterator[Store]:
 
 
 @contextmanager
+def open_sample() -> Iterator[Store]:
+    from articlebot.corpus.sample import open_sample_store
+
+    sample = open_sample_store()
+    try:
+        yield sample
+    finally:
+        sample.close()
+
+
+def _sample_note(state: str, articles: int | None) -> None:
+    click.echo(
+        f"Note: {state}, so this shows the bundled sample corpus ({articles} articles). Add your own with: articlebot add PATH",
+        err=True,
+    )
+
+
+@contextmanager
 def open_corpus(db: str | None) -> Iterator[Store]:
-    """The user's store, or the bundled sample (in memory) when the store is empty."""
+    """The user's store, read-only; or the bundled sample (in memory) when the store is
+    empty (corpus.sample.SampleFallback, the policy the bot follows too), or missing at
+    the default location. A store named by --db or $ARTICLEBOT_DB that does not exist is
+    an error: a typo must not silently show the sample."""
     from articlebot.corpus.sample import SampleFallback
 
-    with open_store(db) as store:
+    path = resolve_db_path(db)
+    try:
+        store = Store.open(path, create=False)
+    except StoreNotFound:
+        if db_is_explicit(db):
+            raise
+        with open_sample() as sample:
+            _sample_note(f"there is no store at {path} yet", len(sample))
+            yield sample
+        return
+    with store:
         fallback = SampleFallback(store)
         try:
             corpus = fallback.corpus()
             if corpus is not store:
-                click.echo(
-                    f"Note: the store {store.path} is empty, so this shows the bundled sample corpus "
-                    f"({fallback.sample_size} articles). Add your own with: articlebot add PATH",
-                    err=True,
-                )
+                _sample_note(f"the store {path} is empty", fallback.sample_size)
             yield corpus
         finally:
             fallback.close()
@@ -83,11 +126,12 @@ def open_corpus(db: str | None) -> Iterator[Store]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="articlebot")
-def cli() -> None:
+@click.option("--db", "db", metavar="PATH", help=DB_HELP + " A command's own --db wins.")
+def cli(db: str | None) -> None:
     """articlebot: answers questions about a corpus of articles.
 
     Articles are cleaned into paragraphs and kept in a SQLite store
-    (--db PATH or $ARTICLEBOT_DB override its location).
+    (--db PATH, before or after the command, or $ARTICLEBOT_DB override its location).
     """
 
 
@@ -127,12 +171,19 @@ def add(paths: tuple[Path, ...], max_size: float, jobs: int, db: str | None, as_
     from articlebot.corpus.ingest import add_paths
 
     with open_store(db) as store:
+        was_empty = store.is_empty()
         jobs = jobs or os.cpu_count() or 1
         report = add_paths(store, paths, max_bytes=int(max_size * 1e6), progress=progress, jobs=jobs)
         # Also when nothing was added: an earlier add may have been stopped before its
         # index update; bringing the index up to date costs nothing when it already is.
         if not store.is_empty():
             update_index(store, jobs)
+            if was_empty:
+                click.echo(
+                    f"Note: the store {store.path} now holds your articles, so the bundled sample is no longer "
+                    "used (articlebot eval FILE --sample still evaluates on it).",
+                    err=True,
+                )
     if as_json:
         print_json(report.to_dict())
     else:
@@ -208,7 +259,7 @@ def format_article(article: Article) -> str:
 @user_errors
 def remove(article_id: str, db: str | None, as_json: bool) -> None:
     """Remove an article and its paragraphs from the store."""
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:  # a missing store has nothing to remove
         removed = store.remove(article_id)
         update_index(store)
     if as_json:
@@ -223,8 +274,14 @@ def remove(article_id: str, db: str | None, as_json: bool) -> None:
 @user_errors
 def stats(db: str | None, as_json: bool) -> None:
     """Counts of the store: articles, paragraphs, last added."""
-    with open_store(db) as store:
-        figures = store.stats()
+    try:
+        with open_store(db, create=False) as store:
+            figures = store.stats()
+    except StoreNotFound:
+        if db_is_explicit(db):
+            raise
+        # the default location before the first add: an empty store, created by nothing
+        figures = StoreStats(0, 0, 0, None, str(resolve_db_path(db)), SCHEMA_VERSION)
     if as_json:
         print_json(figures.to_dict())
         return
@@ -358,7 +415,11 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
                 click.echo(terminal_hits(hits))
             return
         # invalid UTF-8 becomes U+FFFD: one bad line must not stop a batch of questions
-        with click.open_file(queries_file, encoding="utf-8-sig", errors="replace") as stream:
+        try:
+            stream = click.open_file(queries_file, encoding="utf-8-sig", errors="replace")
+        except OSError as exc:  # a user error (one line, exit 1), not a traceback
+            raise click.FileError(queries_file, hint=exc.strerror or str(exc)) from None
+        with stream:
             for line in stream:
                 line = line.rstrip("\r\n")
                 hits = searcher.search(line, k=k, per_article=limit)
@@ -376,6 +437,7 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
 @click.option("--min-recall", type=click.FloatRange(min=0), metavar="X", help="Exit 1 when recall@3 is below X.")
 @click.option("--min-mrr", type=click.FloatRange(min=0), metavar="Y", help="Exit 1 when MRR@10 is below Y.")
 @click.option("--min-no-answer-precision", type=click.FloatRange(min=0), metavar="Z", help="Exit 1 when no-answer precision is below Z.")
+@click.option("--sample", "use_sample", is_flag=True, help="Evaluate on the bundled sample corpus (in memory), whatever the store holds.")
 @click.option(
     "--reference",
     is_flag=True,
@@ -385,7 +447,9 @@ def search(query, queries_file, k, per_article, k1, b, db, as_json) -> None:
 @db_option
 @json_option
 @user_errors
-def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, reference, db, as_json) -> None:
+def eval_cmd(
+    questions_file, k, k1, b, per_article, run_file, min_recall, min_mrr, min_no_answer_precision, use_sample, reference, db, as_json
+) -> None:
     """Measure retrieval on a question file (JSON lines: query, title, answer).
 
     Prints recall@1/3/k, MRR@10, nDCG@10 over the answerable questions, the no-answer
@@ -399,10 +463,11 @@ def eval_cmd(questions_file, k, k1, b, per_article, run_file, min_recall, min_mr
         return f"{value:.2f} ms" if unit else f"{value:.3f}"
 
     questions = load_questions(questions_file)  # before opening the corpus: a bad file fails fast
-    with open_corpus(db) as store:
+    with open_sample() if use_sample else open_corpus(db) as store:
         unknown = unknown_titles(questions, (a.title for a in store.list_articles()))
         if unknown:
-            click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.", err=True)
+            hint = "" if use_sample else " Questions written for the bundled sample? Run with --sample."
+            click.echo(f"Warning: no article has the title of {', '.join(q.id for q in unknown)}.{hint}", err=True)
         searcher = make_searcher(store, k1, b, per_article)
         report = evaluate(searcher, questions, k=k)
         checked = None
@@ -480,7 +545,7 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
     $ARTICLEBOT_RATE_LIMIT (default 10/60) the questions per user per seconds.
     """
     # Imported here: python-telegram-bot is only needed by this command.
-    from articlebot.bot.app import build_application, run, setup_logging
+    from articlebot.bot.app import build_application, check_bot_api, run, setup_logging
     from articlebot.bot.config import BotConfig, ConfigError
     from articlebot.bot.library import Library
 
@@ -490,8 +555,9 @@ def bot_cmd(db, base_url, webhook_url, listen, port, secret_token) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     setup_logging(config.token)
-    library = Library(resolve_db_path(db))  # closed by the application's post_shutdown
     try:
+        check_bot_api(config)  # before opening the store: an unreachable server is one line
+        library = Library(resolve_db_path(db))  # closed by the application's post_shutdown
         run(build_application(config, library), config)
     except ConfigError as exc:  # e.g. Telegram rejected the token
         click.echo(f"Error: {exc}", err=True)

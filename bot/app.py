@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -30,7 +31,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -50,7 +51,7 @@ from articlebot.bot import replies
 from articlebot.bot.config import BotConfig, ConfigError
 from articlebot.bot.library import Library
 from articlebot.bot.ratelimit import RateLimiter
-from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, ParseError
+from articlebot.corpus.errors import AmbiguousId, ArticlebotError, ArticleNotFound, ParseError
 from articlebot.corpus.formats import has_article_suffix
 from articlebot.retrieval.search import Hit
 
@@ -462,6 +463,35 @@ def prepare_webhook(config: BotConfig) -> dict:
     )
 
 
+REJECTED_TOKEN = "Telegram rejected TELEGRAM_BOT_TOKEN (mistyped or revoked?)"
+
+
+class BotApiUnreachable(ArticlebotError):
+    """The Bot API server does not answer (a wrong --base-url, no network)."""
+
+
+def _unreachable(config: BotConfig, exc: NetworkError) -> BotApiUnreachable:
+    reason = TokenFilter(config.token).redact(str(exc))  # the url is the one without the token
+    return BotApiUnreachable(f"cannot reach the Bot API at {config.base_url} ({reason})")
+
+
+def check_bot_api(config: BotConfig) -> None:
+    """One getMe before anything else starts, so that an unreachable server or a rejected
+    token is one line (naming the server's url, never the token) instead of
+    python-telegram-bot's logged and raised tracebacks."""
+
+    async def get_me() -> None:
+        async with Bot(config.token, base_url=config.base_url, base_file_url=config.base_file_url):
+            pass  # initialize() is the getMe call
+
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        raise ConfigError(REJECTED_TOKEN) from None
+    except NetworkError as exc:  # also TimedOut
+        raise _unreachable(config, exc) from None
+
+
 def run(application: Application, config: BotConfig) -> None:
     """Long polling, or a webhook server when config.webhook_url is set. Both stop cleanly
     on SIGINT/SIGTERM; post_shutdown then closes the Library."""
@@ -472,4 +502,6 @@ def run(application: Application, config: BotConfig) -> None:
             application.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:
         # PTB's message quotes the whole token: never let it reach a traceback on stderr.
-        raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN (mistyped or revoked?)") from None
+        raise ConfigError(REJECTED_TOKEN) from None
+    except NetworkError as exc:  # the server went away between check_bot_api and here
+        raise _unreachable(config, exc) from None

@@ -170,8 +170,8 @@ def _block(segments: Sequence[Segment], prefix: str, width: int | None) -> list[
 
 def _source_line(hit: Hit, verbose: bool) -> list[Segment]:
     facts = [f"{hit.published:%Y-%m-%d}"] if hit.published else []
-    if hit.source:
-        facts.append(hit.source)
+    if hit.author:
+        facts.append(hit.author)
     line: list[Segment] = [("title", hit.title)]
     if facts:
         line.append((None, " · " + " · ".join(facts)))

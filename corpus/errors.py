@@ -18,6 +18,14 @@ class StoreError(ArticlebotError):
     """The store cannot be opened or written (bad path, newer schema, corrupt file)."""
 
 
+class StoreNotFound(StoreError):
+    """No store at the path given, and the command only reads (it creates nothing)."""
+
+
+class IdCollision(StoreError):
+    """Two different contents got the same article id (a clash of the id's 12 hex digits)."""
+
+
 class ArticleNotFound(ArticlebotError):
     """No stored article has the given id (or id prefix)."""
 

@@ -72,6 +72,7 @@ class ArticleSummary:
     paragraph_count: int
     source_path: str
     added_at: datetime
+    url: str | None = None
 
     def to_dict(self) -> dict:
         return {

@@ -56,6 +56,11 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def article_id(digest: str) -> str:
+    """The article's id: the first ID_LENGTH hex digits of its content hash."""
+    return digest[:ID_LENGTH]
+
+
 def parse_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
     """Read and parse one file. Raises ParseError naming the file on any bad input."""
     path = Path(path)
@@ -272,14 +277,12 @@ def _build_article(fields: dict, blocks: list[clean.Block], digest: str, source_
                 section = block.text
             continue
         items.extend((piece, section) for piece in split_long(block.text))
-    article_id = digest[:ID_LENGTH]
-    paragraphs = tuple(
-        Paragraph(article_id=article_id, index=i, text=text, section=sec) for i, (text, sec) in enumerate(merge_short(items))
-    )
+    id_ = article_id(digest)
+    paragraphs = tuple(Paragraph(article_id=id_, index=i, text=text, section=sec) for i, (text, sec) in enumerate(merge_short(items)))
     if not paragraphs:
         raise ValueError("no article text found (every block was empty or boilerplate)")
     return Article(
-        id=article_id,
+        id=id_,
         title=title,
         source_path=source_path,
         content_hash=digest,

@@ -20,7 +20,7 @@ from typing import Literal
 
 import platformdirs
 
-from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, StoreError
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, IdCollision, StoreError, StoreNotFound
 from articlebot.corpus.models import Article, ArticleSummary, Paragraph, StoreStats
 
 SCHEMA_VERSION = 1
@@ -61,7 +61,7 @@ CREATE TABLE paragraphs (
 # Summary columns plus a paragraph count computed in SQL, without loading paragraphs.
 _SUMMARY_SELECT = """
 SELECT a.id, a.title, a.published, a.author, a.source_path, a.added_at,
-       (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id)
+       (SELECT count(*) FROM paragraphs p WHERE p.article_id = a.id), a.url
 FROM articles a
 """
 
@@ -80,12 +80,39 @@ def resolve_db_path(cli_value: str | None, env: Mapping[str, str] | None = None)
     return default_db_path()
 
 
+def unusable_because(path: Path) -> str | None:
+    """Why SQLite cannot open `path` for reading and writing, when the file system
+    tells: a missing directory, a directory in its place, a permission; else None."""
+    parent = path.parent
+    if path.is_dir():
+        return "it is a directory"
+    if not parent.exists():
+        return f"the directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    try:
+        if os.statvfs(parent).f_flag & os.ST_RDONLY:
+            return f"the directory {parent} is on a read-only file system"
+    except OSError:
+        pass
+    if not path.exists():
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"permission denied: cannot create a file in the directory {parent}"
+        return None
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"permission denied on the file {path} (it must be readable and writable)"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # WAL mode keeps two files beside the store, made when it is opened
+        return f"permission denied on the directory {parent} (SQLite creates {path.name}-wal and -shm there)"
+    return None
+
+
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
 def _summary(row: tuple) -> ArticleSummary:
-    id_, title, published, author, source_path, added_at, count = row
+    id_, title, published, author, source_path, added_at, count, url = row
     return ArticleSummary(
         id=id_,
         title=title,
@@ -94,6 +121,7 @@ def _summary(row: tuple) -> ArticleSummary:
         paragraph_count=count,
         source_path=source_path,
         added_at=datetime.fromisoformat(added_at),
+        url=url,
     )
 
 
@@ -107,11 +135,19 @@ class Store:
     # --- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Store:
-        """Open (creating when new) the store at `path`; any failure is a StoreError naming it."""
+    def open(cls, path: str | os.PathLike, create: bool = True) -> Store:
+        """Open the store at `path`; any failure is a StoreError naming it.
+
+        create=True makes the store (and its directory) when missing; create=False, for
+        commands that only read, creates nothing and raises StoreNotFound instead."""
         p = Path(path).expanduser()
         if p.is_dir():
             raise StoreError(f"cannot open store {p}: it is a directory")
+        if not create:
+            if not p.exists():
+                raise StoreNotFound(f"no store at {p} (articlebot add creates one)")
+            # mode=rw: SQLite itself never creates the file, even if it vanishes meanwhile
+            return cls._connect(str(p), uri=f"{p.absolute().as_uri()}?mode=rw")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -125,12 +161,12 @@ class Store:
         return cls._connect(":memory:")
 
     @classmethod
-    def _connect(cls, path: str) -> Store:
+    def _connect(cls, path: str, uri: str | None = None) -> Store:
         conn = None
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each
             # article is exactly one transaction.
-            conn = sqlite3.connect(path, isolation_level=None)
+            conn = sqlite3.connect(uri or path, isolation_level=None, uri=uri is not None)
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")  # readers (the bot) don't block the writer
@@ -143,7 +179,10 @@ class Store:
                 conn.close()
             if "not a database" in str(exc):
                 raise StoreError(f"cannot open store {path}: it is not an SQLite database") from exc
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
+            # SQLite says only "unable to open database file" or "attempt to write a
+            # readonly database": find out why, from the file system.
+            why = unusable_because(Path(path)) if path != ":memory:" else None
+            raise StoreError(f"cannot open store {path}: {why or exc}") from exc
         except StoreError:  # foreign or newer schema
             conn.close()
             raise
@@ -218,6 +257,8 @@ class Store:
         - Different content at the same source_path: the file was edited, the old
           article(s) at that path are replaced (also when the new content is already
           stored under another path: then only the stale article goes).
+        - Different content whose id (a prefix of the content hash) is already taken by
+          another article: IdCollision, and the store is left as it was.
         All in one transaction: on any error the store is left as it was and the
         error propagates (SQLite errors as StoreError).
         """
@@ -234,8 +275,20 @@ class Store:
                     (article.source_path, article.content_hash),
                 ).rowcount
                 return "replaced" if stale else "unchanged"
-            if same is None and conn.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)).fetchone():
-                return "unchanged"  # id clash with other content: keep what is stored
+            if same is None:
+                # The id is a prefix of the content hash: another content with the same id
+                # (not the old version of this very file, replaced below) is a collision.
+                # Never drop either one silently: the stored article stays, this add fails.
+                clash = conn.execute(
+                    "SELECT title, source_path FROM articles WHERE id = ? AND source_path != ?",
+                    (article.id, article.source_path),
+                ).fetchone()
+                if clash is not None:
+                    raise IdCollision(
+                        f"cannot add {article.source_path}: its id {article.id} is already the id of a different "
+                        f"article, '{clash[0]}' from {clash[1]} (ids are the first digits of the SHA-256 of the "
+                        "content, and these two differ); nothing was changed"
+                    )
             deleted = conn.execute(
                 "DELETE FROM articles WHERE content_hash = ? OR source_path = ?",
                 (article.content_hash, article.source_path),
@@ -402,7 +455,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
                 "SELECT p.pid, p.idx, p.section, p.text, a.id, a.title, a.published, a.author, a.source_path,"
-                " a.added_at, (SELECT count(*) FROM paragraphs c WHERE c.article_id = a.id)"
+                " a.added_at, (SELECT count(*) FROM paragraphs c WHERE c.article_id = a.id), a.url"
                 f" FROM paragraphs p JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})",
                 chunk,
             ).fetchall()

@@ -48,7 +48,7 @@ class IndexFormatError(Exception):
     """The files on disk are not an index this version can read (older format, damage)."""
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: == would raise; an index equals only itself
 class Index:
     fingerprint: str = ""  # of the tokenizer that produced the terms
     segments: list[Segment] = field(default_factory=list)

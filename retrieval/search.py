@@ -53,7 +53,8 @@ class Hit:
     section: str | None
     score: float
     published: datetime | None
-    source: str | None  # the outlet (front-matter author)
+    author: str | None  # the article's author (front-matter author: often the outlet)
+    url: str | None  # the article's url, when it has one
     pid: int
     highlights: tuple[tuple[int, int], ...] = ()  # [start, end) offsets of matched terms in text
     # The excerpt of text that best answers the question (at most 200 characters), and
@@ -74,7 +75,8 @@ class Hit:
             "text": self.text,
             "score": self.score,
             "published": self.published.isoformat() if self.published else None,
-            "source": self.source,
+            "author": self.author,
+            "url": self.url,
             "highlights": [list(span) for span in self.highlights],
             "snippet": self.snippet,
             "snippet_highlights": [list(span) for span in self.snippet_highlights],
@@ -183,7 +185,8 @@ class Searcher:
                     section=paragraph.section,
                     score=score,
                     published=article.published,
-                    source=article.author,
+                    author=article.author,
+                    url=article.url,
                     pid=pid,
                     **self._marked(paragraph.text, query_terms, weights),
                 )

@@ -49,7 +49,8 @@ def make_hit(
         section=section,
         score=1.0,
         published=published,
-        source=None,
+        author=None,
+        url=None,
         pid=pid,
         highlights=tuple(highlights),
     )

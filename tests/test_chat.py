@@ -10,6 +10,7 @@ from conftest import SEED
 from articlebot.bot.chat import format_terminal_answer, terminal_language
 from articlebot.bot.replies import no_answer_text
 from articlebot.cli import cli
+from articlebot.corpus.store import Store
 from articlebot.retrieval.search import Hit
 
 SEED_TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"
@@ -21,7 +22,9 @@ def chat(tmp_path):
     runner = CliRunner()
 
     def run(text: str, *args: str, db: str | None = None):
-        db = db or str(tmp_path / "empty.db")
+        if db is None:
+            db = str(tmp_path / "empty.db")
+            Store.open(db).close()  # an empty store: chat answers from the sample
         result = runner.invoke(cli, ["chat", "--db", db, *args], input=text, catch_exceptions=False)
         assert "Traceback" not in result.output
         return result
@@ -107,7 +110,8 @@ SAMPLE_HIT = Hit(
     section=None,
     score=1.0,
     published=None,
-    source=None,
+    author=None,
+    url=None,
     pid=1,
     highlights=((2, 6),),
 )

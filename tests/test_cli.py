@@ -16,6 +16,7 @@ from program import program_env  # tests/program.py
 from articlebot.cli import cli
 from articlebot.corpus.parse import parse_file
 from articlebot.corpus.sample import sample_files
+from articlebot.corpus.store import Store
 
 SEED_ID = hashlib.sha256(SEED.read_bytes()).hexdigest()[:12]
 SEED_TITLE = "北京：打造共建“一带一路”高标准建设的试验示范"
@@ -67,6 +68,13 @@ def assert_one_error_line(result, *needles: str) -> None:
     for needle in needles:
         assert needle in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def empty(db: str) -> str:
+    """An existing store without articles (as after removing the last one)."""
+    Store.open(db).close()
+    return db
 
 
 @pytest.fixture
@@ -124,6 +132,27 @@ def test_add_with_one_failing_file(runner: CliRunner, db: str, tmp_path: Path):
 
     listed = json.loads(run(runner, "list", "--db", db, "--json").stdout)
     assert sorted(a["title"] for a in listed) == sorted(["好的一篇", "另一篇"])
+
+
+def test_add_id_collision_fails_the_file_never_drops_it(runner: CliRunner, db: str, tmp_path: Path, monkeypatch):
+    """Two different files whose ids collide: the second is a failure naming both files,
+    not a silent "unchanged" (the id is forced, as a real 48-bit clash is too rare to find)."""
+    monkeypatch.setattr("articlebot.corpus.parse.article_id", lambda digest: "c0111de0c0de")
+    first, second = tmp_path / "first.md", tmp_path / "second.md"
+    first.write_text(markdown_article("第一篇", 2), encoding="utf-8")
+    second.write_text(markdown_article("第二篇", 2), encoding="utf-8")
+    result = run(runner, "add", str(first), str(second), "--db", db, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert (data["added"], data["unchanged"]) == (1, 0)
+    assert [Path(f["path"]).name for f in data["failed"]] == ["second.md"]
+    error = data["failed"][0]["error"]
+    assert "c0111de0c0de" in error and "second.md" in error and "first.md" in error
+    listed = json.loads(run(runner, "list", "--db", db, "--json").stdout)
+    assert [a["title"] for a in listed] == ["第一篇"]
+    # the same content again is still "unchanged", not a collision with itself
+    again = json.loads(run(runner, "add", str(first), "--db", db, "--json").stdout)
+    assert (again["unchanged"], again["failed"]) == (1, [])
 
 
 def test_add_missing_path(runner: CliRunner, db: str, tmp_path: Path):
@@ -254,8 +283,8 @@ def test_remove_json(runner: CliRunner, seeded: str):
     assert removed["id"] == SEED_ID and removed["title"] == SEED_TITLE
 
 
-def test_remove_unknown(runner: CliRunner, db: str):
-    result = run(runner, "remove", "abcdef123456", "--db", db)
+def test_remove_unknown(runner: CliRunner, seeded: str):
+    result = run(runner, "remove", "abcdef123456", "--db", seeded)
     assert_one_error_line(result, "abcdef123456")
 
 
@@ -289,12 +318,12 @@ def test_stats_last_added_is_the_latest(runner: CliRunner, seeded: str, tmp_path
     assert data["last_added"]["id"] == file_id(later)
 
 
-def test_stats_empty_store(runner: CliRunner, db: str):
-    result = run(runner, "stats", "--db", db, "--json")
+def test_stats_empty_store(runner: CliRunner, empty: str):
+    result = run(runner, "stats", "--db", empty, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert (data["articles"], data["paragraphs"], data["last_added"]) == (0, 0, None)
-    human = run(runner, "stats", "--db", db)
+    human = run(runner, "stats", "--db", empty)
     assert "The store is empty" in human.stdout
 
 
@@ -321,8 +350,10 @@ def test_db_is_a_garbage_file(runner: CliRunner, tmp_path: Path, command):
 def test_db_parent_is_a_file(runner: CliRunner, tmp_path: Path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
+    result = run(runner, "add", str(SEED), "--db", str(blocker / "sub" / "a.db"))
+    assert result.exit_code == 1 and "cannot open store" in result.stderr
     result = run(runner, "list", "--db", str(blocker / "sub" / "a.db"))
-    assert_one_error_line(result, "cannot open store")
+    assert_one_error_line(result, "no store at", str(blocker / "sub" / "a.db"))
 
 
 # --- ARTICLEBOT_DB ---------------------------------------------------------------------------
@@ -340,6 +371,7 @@ def test_env_var_is_honoured(runner: CliRunner, tmp_path: Path):
     assert [a["id"] for a in json.loads(listed.stdout)] == [SEED_ID]
 
     other = tmp_path / "other.db"
+    Store.open(other).close()  # empty: the sample is listed
     fallback = run(runner, "list", "--json", "--db", str(other), env=env)
     assert fallback.exit_code == 0
     assert "empty" in fallback.stderr and str(other) in fallback.stderr
@@ -349,7 +381,8 @@ def test_env_var_is_honoured(runner: CliRunner, tmp_path: Path):
 # --- empty store: the bundled sample ------------------------------------------------------
 
 
-def test_empty_store_lists_the_sample(runner: CliRunner, db: str):
+def test_empty_store_lists_the_sample(runner: CliRunner, empty: str):
+    db = empty
     result = run(runner, "list", "--db", db, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -368,7 +401,8 @@ def test_empty_store_lists_the_sample(runner: CliRunner, db: str):
     assert "Note:" not in human.stdout
 
 
-def test_empty_store_show_seed(runner: CliRunner, db: str):
+def test_empty_store_show_seed(runner: CliRunner, empty: str):
+    db = empty
     result = run(runner, "show", SEED_ID, "--db", db, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -377,7 +411,8 @@ def test_empty_store_show_seed(runner: CliRunner, db: str):
     assert "empty" in result.stderr
 
 
-def test_empty_store_show_unknown(runner: CliRunner, db: str):
+def test_empty_store_show_unknown(runner: CliRunner, empty: str):
+    db = empty
     result = run(runner, "show", "ffffffffffff", "--db", db)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error:")

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import SEED
 
 from articlebot.cli import cli
+from articlebot.corpus.store import Store
 
 
 @pytest.fixture
@@ -24,8 +25,13 @@ def run():
     return invoke
 
 
+def empty_store(path: Path) -> str:
+    Store.open(path).close()
+    return str(path)
+
+
 def test_search_on_empty_store_uses_sample_and_says_so(run, tmp_path):
-    result = run("search", "研发经费占GDP比重", "--db", str(tmp_path / "e.db"))
+    result = run("search", "研发经费占GDP比重", "--db", empty_store(tmp_path / "e.db"))
     assert result.exit_code == 0
     assert "bundled sample" in result.stderr
     first = result.stdout.split("\n\n")[0]
@@ -47,11 +53,29 @@ def test_search_json_and_no_answer(run, tmp_path):
         "text",
         "score",
         "published",
-        "source",
+        "author",
+        "url",
         "highlights",
     }
+    assert "source" not in data["hits"][0]  # it was the author under a wrong name
+    assert data["hits"][0]["author"] == "新浪财经"
     empty = run("search", "理财券", "--db", db)
     assert empty.exit_code == 0 and "No relevant paragraph" in empty.stdout
+
+
+def test_search_json_hits_carry_the_article_author_and_url(run, tmp_path):
+    db = str(tmp_path / "u.db")
+    article = tmp_path / "linked.md"
+    article.write_text(
+        "---\ntitle: 城市更新新政策\nauthor: 新京报\nurl: https://example.com/news/42\n---\n\n"
+        "上海市今天发布了关于城市更新的新政策，涉及老旧小区改造和公共空间提升。\n",
+        encoding="utf-8",
+    )
+    assert run("add", str(article), "--db", db).exit_code == 0
+    hit = json.loads(run("search", "城市更新新政策", "--json", "--db", db).stdout)["hits"][0]
+    assert (hit["author"], hit["url"]) == ("新京报", "https://example.com/news/42")
+    line = json.loads(run("search", "--queries", "-", "--json", "--db", db, input="老旧小区改造\n").stdout)
+    assert line["hits"][0]["url"] == "https://example.com/news/42"
 
 
 def test_search_queries_file_json_lines(run, tmp_path):
@@ -88,7 +112,7 @@ def test_search_queries_file_with_invalid_utf8_answers_every_line(run, tmp_path)
     queries.write_bytes(
         b"\xff\xfe \xe7\x90\x86\xe8\xb4\xa2\n\xe4\xb8\x96\xe7\x95\x8c\xe6\x97\x85\xe6\xb8\xb8\xe5\x9f\x8e\xe5\xb8\x82\xe8\x81\x94\xe5\x90\x88\xe4\xbc\x9a\n"
     )
-    result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", str(tmp_path / "q.db"))
+    result = run("search", "--queries", str(queries), "--json", "-k", "1", "--db", empty_store(tmp_path / "q.db"))
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 and "223个会员" in lines[1]["hits"][0]["text"]
@@ -97,6 +121,7 @@ def test_search_queries_file_with_invalid_utf8_answers_every_line(run, tmp_path)
 def test_search_json_hits_carry_a_snippet_with_its_own_highlights(tmp_path):
     """The answering sentence first: each hit has a snippet (<= 200 characters, a
     contiguous excerpt of its text) whose highlight offsets point into the snippet."""
+    Store.open(tmp_path / "empty.db").close()  # an empty store: the sample answers
     result = CliRunner().invoke(cli, ["search", "世界旅游城市联合会有多少会员", "--json", "--db", str(tmp_path / "empty.db")])
     hits = json.loads(result.stdout)["hits"]
     assert hits

@@ -18,7 +18,8 @@ GATE = {"--min-recall": "0.89", "--min-mrr": "0.80", "--min-no-answer-precision"
 
 
 def test_question_set_meets_the_gate(tmp_path):
-    args = ["eval", str(QUESTIONS), "--json", "--db", str(tmp_path / "empty.db")]
+    # --sample: the set is written for the bundled sample, whatever the store holds
+    args = ["eval", str(QUESTIONS), "--json", "--sample", "--db", str(tmp_path / "missing.db")]
     for option, value in GATE.items():
         args += [option, value]
     result = CliRunner().invoke(cli, args)

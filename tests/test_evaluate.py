@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from articlebot.cli import cli
 from articlebot.corpus.errors import ArticlebotError
+from articlebot.corpus.store import Store
 from articlebot.retrieval.evaluate import (
     EvalReport,
     QueryResult,
@@ -42,7 +43,8 @@ def hit(title: str, text: str, article_id: str = "a", index: int = 0, score: flo
         section=None,
         score=score,
         published=None,
-        source=None,
+        author=None,
+        url=None,
         pid=index + 1,
     )
 
@@ -436,6 +438,7 @@ def sample_questions(tmp_path, *extra: dict):
 def test_eval_cli_on_the_sample(run, tmp_path):
     questions = sample_questions(tmp_path)
     db = tmp_path / "empty.db"
+    Store.open(db).close()  # an existing empty store: eval uses the sample, with a note
     trec = tmp_path / "run.trec"
     result = run("eval", questions, "--json", "--run", trec, "--db", db, "--min-recall", 1, "--min-mrr", 1, "--min-no-answer-precision", 1)
     assert result.exit_code == 0, result.stderr
@@ -467,6 +470,7 @@ def test_eval_cli_text_output_and_misses(run, tmp_path):
         {"id": "q004", "query": "世界旅游城市联合会有多少会员", "title": "不存在的标题", "answer": "223个会员"},
         {"id": "q005", "query": "研发经费占GDP比重", "title": None, "answer": None},
     )
+    Store.open(tmp_path / "e.db").close()  # empty: the sample answers
     result = run("eval", questions, "--db", tmp_path / "e.db", "-k", 3, "--min-recall", 0.9, "--min-no-answer-precision", 0.5)
     assert result.exit_code == 1
     out = result.stdout

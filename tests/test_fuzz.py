@@ -815,14 +815,15 @@ def hits(draw, max_hits: int = 12) -> list[Hit]:
         )
         out.append(
             Hit(
-                article_id="%012x" % pid,
+                article_id=f"{pid:012x}",
                 title=draw(REPLY_TEXT),
                 paragraph_index=pid,
                 text=text,
                 section=draw(st.one_of(st.none(), REPLY_TEXT)),
                 score=draw(st.floats(0, 100)),
                 published=published,
-                source=None,
+                author=None,
+                url=None,
                 pid=pid,
                 highlights=tuple(spans),
             )

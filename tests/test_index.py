@@ -348,3 +348,10 @@ def test_warm_up_loads_the_compiled_scorer_before_any_question(monkeypatch):
     index.warm_up()
     assert kernels._compiled is not None
     assert [p for p, _ in index.top(["b"], k=2)] == [2, 1]  # and the index still answers
+
+
+def test_equality_is_identity_and_never_raises():
+    """A dataclass __eq__ would compare the numpy fields and raise ValueError."""
+    a, b = Index(), Index()
+    assert a == a and a != b
+    assert len({a, b}) == 2  # hashable, by identity

@@ -15,7 +15,7 @@ QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 
 
 def run_reference_check(tmp_path):
-    result = CliRunner().invoke(cli, ["eval", str(QUESTIONS), "--reference", "--json", "--db", str(tmp_path / "empty.db")])
+    result = CliRunner().invoke(cli, ["eval", str(QUESTIONS), "--reference", "--json", "--sample"])
     return result, json.loads(result.stdout)["reference"]
 
 

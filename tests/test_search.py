@@ -93,12 +93,13 @@ def test_hit_fields_and_order(sample_searcher):
     top = hits[0]
     article = sample_searcher.store.get(top.article_id)
     paragraph = article.paragraphs[top.paragraph_index]
-    assert (top.text, top.section, top.title, top.published, top.source) == (
+    assert (top.text, top.section, top.title, top.published, top.author, top.url) == (
         paragraph.text,
         paragraph.section,
         article.title,
         article.published,
         article.author,
+        article.url,
     )
     assert top.docid == f"{top.article_id}:{top.paragraph_index}"
     assert json.loads(json.dumps(top.to_dict()))["title"] == article.title
@@ -179,9 +180,9 @@ def test_changes_by_another_connection_are_seen_and_equal_a_rebuild(tmp_path, to
 def test_older_index_format_is_rebuilt_with_a_reason(seed_store, tokenizer):
     Searcher(seed_store, tokenizer=tokenizer).refresh()
     manifest_path = seed_store.path + ".index/manifest.json"
-    manifest = json.loads(open(manifest_path).read())
+    manifest = json.loads(Path(manifest_path).read_text())
     manifest["version"] = FORMAT_VERSION - 1
-    open(manifest_path, "w").write(json.dumps(manifest))
+    Path(manifest_path).write_text(json.dumps(manifest))
     again = Searcher(seed_store, tokenizer=tokenizer)
     report = again.refresh()
     assert report.rebuilt and "format version" in report.reason

@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, StoreError
+from articlebot.corpus.errors import AmbiguousId, ArticleNotFound, IdCollision, StoreError
 from articlebot.corpus.models import Article, Paragraph
 from articlebot.corpus.store import SCHEMA_VERSION, Store, default_db_path, resolve_db_path
 
@@ -249,12 +249,26 @@ def test_older_parser_version_is_replaced(store: Store, db_path: Path):
     assert len(store.get(art.id).paragraphs) == 4
 
 
-def test_same_id_other_content_is_unchanged(store: Store):
+def test_same_id_other_content_is_an_error_not_dropped(store: Store):
+    """An id collision (same 12 digits, different full hash) was reported "unchanged"
+    and the second article silently dropped: now it fails, naming both files."""
     first = make_article(2, "a.txt", sha("one"), article_id="same-id-0001")
     clash = make_article(3, "b.txt", sha("two"), article_id="same-id-0001")
     store.add(first)
-    assert store.add(clash) == "unchanged"
-    assert store.get("same-id-0001") == first
+    with pytest.raises(IdCollision) as info:
+        store.add(clash)
+    assert "b.txt" in str(info.value) and "a.txt" in str(info.value) and "same-id-0001" in str(info.value)
+    assert store.get("same-id-0001") == first  # the stored one is kept, untouched
+    assert len(store) == 1
+
+
+def test_same_id_other_content_at_the_same_path_replaces(store: Store):
+    """The edited file whose new content happens to keep the id is a replacement, not a clash."""
+    first = make_article(2, "a.txt", sha("one"), article_id="same-id-0001")
+    edited = make_article(3, "a.txt", sha("two"), article_id="same-id-0001")
+    store.add(first)
+    assert store.add(edited) == "replaced"
+    assert store.get("same-id-0001") == edited
 
 
 def test_failed_add_rolls_back(store: Store, db_path: Path):
