@@ -172,9 +172,14 @@ def _safe_name(name: str | None) -> str:
     return cleaned or "document"
 
 
-def _more_button(page_id: str, offset: int, lang: str) -> InlineKeyboardMarkup:
-    label = replies.text_of("more", lang) + " ▸"
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=replies.more_callback_data(page_id, offset))]])
+def _buttons(page_id: str, offset: int, shown: int, more: bool, lang: str) -> InlineKeyboardMarkup:
+    """ "Full text" (the whole paragraphs of the answers shown) and, when answers remain,
+    "More" (the next ones)."""
+    row = [InlineKeyboardButton(replies.text_of("full", lang) + " ▾", callback_data=replies.full_callback_data(page_id, offset, shown))]
+    if more:
+        label = replies.text_of("more", lang) + " ▸"
+        row.append(InlineKeyboardButton(label, callback_data=replies.more_callback_data(page_id, offset + shown)))
+    return InlineKeyboardMarkup([row])
 
 
 class Handlers:
@@ -300,15 +305,36 @@ class Handlers:
     async def send_page(
         self, message: Message, question: str, hits: list[Hit], offset: int, count: int, lang: str, page_id: str | None = None
     ) -> None:
-        """Reply with hits[offset:offset + count] (as many as fit), and a "more" button
-        when hits remain. The first page quotes the question in groups (PTB's default);
-        later pages follow the bot's own message and quote nothing."""
-        text, shown = replies.render_answer(hits[offset : offset + count], offset)
-        markup = None
-        if offset + shown < len(hits):
-            page_id = page_id or self.pages.put(question, hits)
-            markup = _more_button(page_id, offset + shown, lang)
+        """Reply with hits[offset:offset + count] (as many as fit: the best answer's snippet
+        first, the others compact), a "full text" button and a "more" button when hits
+        remain. The first page quotes the question in groups (PTB's default); later pages
+        follow the bot's own message and quote nothing."""
+        text, shown = replies.render_reply(hits[offset : offset + count], offset)
+        page_id = page_id or self.pages.put(question, hits)
+        markup = _buttons(page_id, offset, shown, offset + shown < len(hits), lang)
         await message.reply_html(text, reply_markup=markup, do_quote=None if offset == 0 else False)
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A pressed button: "full text" or "more"."""
+        query = update.callback_query
+        if query is not None and replies.parse_full(query.data):
+            await self.full(update, context)
+        else:
+            await self.more(update, context)
+
+    async def full(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The whole paragraphs of the answers a reply showed, as a new message (the
+        reply and its buttons stay)."""
+        query, lang = update.callback_query, _lang(update)
+        parsed = replies.parse_full(query.data)
+        page = self.pages.get(parsed[0]) if parsed else None
+        if page is None or parsed[1] >= len(page.hits) or not (query.message and query.message.is_accessible):
+            await query.answer(replies.text_of("expired", lang))
+            return
+        _, offset, count = parsed
+        await query.answer()
+        text, _shown = replies.render_answer(page.hits[offset : offset + count], offset)
+        await query.message.reply_html(text, do_quote=False)
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, lang = update.callback_query, _lang(update)
@@ -440,7 +466,7 @@ def build_application(config: BotConfig, library: Library) -> Application:
             MessageHandler(new & filters.ChatType.PRIVATE & filters.COMMAND, handlers.help_command),
             # every button press is answered (a stale or foreign one with the "expired"
             # notice), so the user's client never waits on a spinner
-            CallbackQueryHandler(handlers.more),
+            CallbackQueryHandler(handlers.button),
             InlineQueryHandler(handlers.inline_query),
         ]
     )

@@ -41,8 +41,27 @@ def utf16_len(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
+LINK = "a:"  # a segment tagged "a:URL" is a link to URL
+
+
 def to_html(segments: Sequence[Segment]) -> str:
-    return "".join(f"<{tag}>{escape(text)}</{tag}>" if tag and text else escape(text) for tag, text in segments)
+    return "".join(_segment_html(tag, text) for tag, text in segments)
+
+
+def _segment_html(tag: str | None, text: str) -> str:
+    if not tag or not text:
+        return escape(text)
+    if tag.startswith(LINK):
+        return f'<a href="{html.escape(tag[len(LINK) :], quote=True)}">{escape(text)}</a>'
+    return f"<{tag}>{escape(text)}</{tag}>"
+
+
+def link_tag(url: str | None) -> str | None:
+    """The tag linking to an article's url; None for anything but an http(s) url (a
+    stored article could hold javascript: or other schemes)."""
+    if url and re.match(r"https?://[^\s<>\"]+$", url, re.IGNORECASE):
+        return LINK + url
+    return None
 
 
 def cost(segments: Sequence[Segment]) -> int:
@@ -96,9 +115,64 @@ def hit_segments(hit: Hit, rank: int | None, budget: int) -> list[Segment]:
 
 # --- answers ------------------------------------------------------------------------------
 
+LEAD_CHARS = 350  # the best answer's room: what a phone shows above the buttons
+
+
+def _source_segments(hit: Hit, title_chars: int) -> list[Segment]:
+    """The title (a link when the article has a url, else bold), then date and author."""
+    facts = [f"{hit.published:%Y-%m-%d}"] if hit.published else []
+    if hit.author:
+        facts.append(cut(hit.author, title_chars))  # an outlet's name, cut as the title is
+    segments: list[Segment] = [(link_tag(hit.url) or "b", cut(hit.title, title_chars))]
+    if facts:
+        segments.append(("i", " · " + " · ".join(facts)))
+    return segments
+
+
+def _snippet(hit: Hit, size: int | None = None) -> list[Segment]:
+    text, spans = (hit.snippet, hit.snippet_highlights) if hit.snippet else (hit.text, hit.highlights)
+    return passage_segments(text, spans, size if size is not None and size < len(text) else None)
+
+
+def lead_segments(hit: Hit, budget: int = LEAD_CHARS) -> list[Segment]:
+    """The best answer: its snippet (matched words bold), then "— title · date · author".
+    Within `budget`: the title gives way first (to a quarter), then the snippet."""
+    head = [(None, "\n— ")] + _source_segments(hit, TITLE_CHARS)
+    if cost(head) > budget // 2:
+        head = [(None, "\n— ")] + _longest_fitting(lambda n: _source_segments(hit, n), TITLE_CHARS, budget // 4)
+    room = budget - cost(head)
+    body = _longest_fitting(lambda n: _snippet(hit, n), len(hit.snippet or hit.text), room)
+    return body + head
+
+
+def compact_segments(hit: Hit, rank: int, budget: int) -> list[Segment]:
+    """A further answer: "rank. title" (a link when the article has a url), then its snippet."""
+    title: list[Segment] = [(link_tag(hit.url) or "b", f"{rank}. {cut(hit.title, TITLE_CHARS)}"), (None, "\n")]
+    room = budget - cost(title)
+    return title + _longest_fitting(lambda n: _snippet(hit, n), len(hit.snippet or hit.text), room)
+
+
+def render_reply(hits: Sequence[Hit], offset: int = 0, limit: int = MESSAGE_LIMIT) -> tuple[str, int]:
+    """(HTML, how many of `hits` it shows) of one reply. The first page leads with the best
+    answer (lead_segments, at most LEAD_CHARS); every other answer is compact, numbered
+    from offset + 1. Answers are added while they fit `limit`."""
+    separator: list[Segment] = [(None, "\n\n")]
+    segments: list[Segment] = []
+    shown = 0
+    for i, hit in enumerate(hits):
+        rank = offset + i + 1
+        room = limit - cost(segments) - (cost(separator) if segments else 0)
+        block = lead_segments(hit, min(LEAD_CHARS, room)) if rank == 1 else compact_segments(hit, rank, min(LEAD_CHARS, room))
+        if shown and cost(segments + separator + block) > limit:
+            break
+        segments += (separator if segments else []) + block
+        shown += 1
+    return to_html(segments), shown
+
 
 def render_answer(hits: Sequence[Hit], offset: int = 0, limit: int = MESSAGE_LIMIT) -> tuple[str, int]:
-    """(HTML, how many of `hits` it shows), numbered from offset + 1, within `limit`.
+    """(HTML, how many of `hits` it shows), whole passages numbered from offset + 1, within
+    `limit` (the "full text" button's message).
 
     Passages share the room fairly: a passage that fits its equal share is shown whole,
     and what it leaves goes to the longer ones (water-filling). When there are more
@@ -138,8 +212,8 @@ def format_no_answer(query: str, lang: str) -> str:
 
 def format_inline_result(hit: Hit) -> tuple[str, str, str]:
     """(title, description, message HTML) of an inline query result."""
-    description = "".join(text for _, text in passage_segments(hit.text, hit.highlights, SNIPPET_CHARS))
-    message = to_html(hit_segments(hit, None, MESSAGE_LIMIT))
+    description = "".join(text for _, text in _snippet(hit, SNIPPET_CHARS))
+    message = to_html(lead_segments(hit))
     return cut(hit.title, TITLE_CHARS), description, message
 
 
@@ -164,6 +238,24 @@ def parse_more(data: str | None) -> tuple[str, int] | None:
     """(page id, offset) of a "more" button's data; None for anything else."""
     match = _MORE.fullmatch(data or "")
     return (match[1], int(match[2])) if match else None
+
+
+# --- the "full text" button: the whole paragraphs of the answers a reply shows --------------
+
+_FULL = re.compile(r"full:([A-Za-z0-9_-]{1,32}):(\d{1,6}):(\d{1,3})")
+
+
+def full_callback_data(page_id: str, offset: int, count: int) -> str:
+    data = f"full:{page_id}:{offset}:{count}"
+    if len(data.encode()) > CALLBACK_DATA_LIMIT or not _FULL.fullmatch(data):
+        raise ValueError(f"bad callback data {data!r}")
+    return data
+
+
+def parse_full(data: str | None) -> tuple[str, int, int] | None:
+    """(page id, offset, count) of a "full text" button's data; None for anything else."""
+    match = _FULL.fullmatch(data or "")
+    return (match[1], int(match[2]), int(match[3])) if match else None
 
 
 # --- everything else the bot says ---------------------------------------------------------
@@ -206,6 +298,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You are asking too fast; please try again in {seconds} seconds.",
     },
     "more": {"zh": "更多", "en": "More"},
+    "full": {"zh": "全文", "en": "Full text"},
     "expired": {"zh": "这些结果已过期，请重新提问。", "en": "These results have expired; please ask again."},
     "error": {"zh": "抱歉，出错了，请稍后再试。", "en": "Sorry, something went wrong. Please try again later."},
     "stats": {

@@ -329,8 +329,8 @@ async def test_inline_query_answers_with_articles(bot):
 
 def _more_button(call: Call) -> str:
     rows = (call.get("reply_markup") or {}).get("inline_keyboard", [])
-    data = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
-    assert data, f"no button with callback data in {call!r}"
+    data = [b["callback_data"] for row in rows for b in row if b.get("callback_data", "").startswith("more:")]
+    assert data, f'no "more" button in {call!r}'
     return data[0]
 
 
@@ -352,6 +352,22 @@ async def test_more_button_shows_next_passages(bot):
     assert not re.search(r"(^|\n)1\. ", text), text
     hits = await bot.library.search("北京", offset + bot.config.page_size)
     assert hits[offset].title in text
+
+
+async def test_full_text_button_sends_the_whole_paragraphs(bot):
+    chat = 2024
+    first = await bot.ask(chat, "世界旅游城市联合会有多少会员")
+    rows = first["reply_markup"]["inline_keyboard"]
+    full = [b["callback_data"] for row in rows for b in row if b["callback_data"].startswith("full:")]
+    assert full and len(full[0].encode()) <= 64
+    hits = await bot.library.search("世界旅游城市联合会有多少会员", bot.config.answers)
+    assert plain(first).startswith(hits[0].snippet[:20])  # the answering sentence first
+    mark = bot.mark()
+    bot.fake.feed_callback(full[0], first.result["message_id"], chat_id=chat)
+    await bot.fake.wait_for("answerCallbackQuery", since=mark)
+    page = await bot.fake.wait_for("sendMessage", lambda c: c["chat_id"] == chat, since=mark, timeout=ANSWER_WAIT)
+    text = plain(page)
+    assert hits[0].text[:40] in text and text.startswith("1. ")  # the whole paragraph, numbered
 
 
 @pytest.mark.parametrize("data", ["more:unknownpage:3", "something-else", "more:x"])

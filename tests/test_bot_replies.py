@@ -86,7 +86,7 @@ class TelegramHtml(HTMLParser):
 
 def check_html(markup: str) -> tuple[str, list[str]]:
     """(the text Telegram shows, the tags used); fails on anything Telegram would refuse."""
-    bare = re.sub(r"</?(?:b|i|u|s|code|pre|blockquote)>", "", markup)
+    bare = re.sub(r"</?(?:b|i|u|s|code|pre|blockquote)>|<a href=\"[^\"<>]*\">|</a>", "", markup)
     assert "<" not in bare and ">" not in bare, "bare < or > outside our tags"
     assert not re.search(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)", bare), "bare & in text"
     parser = TelegramHtml()
@@ -393,3 +393,65 @@ def test_send_rate_from_the_environment():
         BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_SEND_RATE": "fast"})
     with pytest.raises(ConfigError, match="ARTICLEBOT_SEND_RATE"):
         BotConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_SEND_RATE": "-1"})
+
+
+# --- the reply: the answering sentence first -----------------------------------------------
+
+
+def snippet_hit(title="北京：打造共建“一带一路”高标准建设的试验示范", url=None, author="新浪财经", pid=1, long_text=False):
+    import dataclasses
+
+    snippet = "世界旅游城市联合会已成为拥有75个国家、223个会员的国际组织。"
+    text = ("前文很长，" * 80 if long_text else "在人文交流方面，") + snippet + "后文。"
+    start = text.index(snippet)
+    spans = spans_of(text, "会员")
+    return dataclasses.replace(
+        make_hit(title=title, text=text, highlights=spans, pid=pid),
+        author=author,
+        url=url,
+        snippet=snippet,
+        snippet_highlights=tuple((s - start, e - start) for s, e in spans),
+    )
+
+
+def blocks_of(markup: str) -> list[str]:
+    return check_html(markup)[0].split("\n\n")
+
+
+def test_the_best_answer_leads_with_its_snippet_then_a_linked_title():
+    hits = [snippet_hit(url="https://finance.sina.com.cn/a.html"), snippet_hit(pid=2, title="第二篇")]
+    markup, shown = replies.render_reply(hits)
+    assert shown == 2
+    lead, second = blocks_of(markup)
+    assert lead.startswith("世界旅游城市联合会") and "223个会员" in lead.split("\n")[0]
+    assert lead.split("\n")[1] == "— 北京：打造共建“一带一路”高标准建设的试验示范 · 2021-12-06 · 新浪财经"
+    assert '<a href="https://finance.sina.com.cn/a.html">北京：' in markup
+    assert "<b>会员</b>" in markup
+    assert second.startswith("2. 第二篇\n世界旅游城市联合会")  # compact: title, then snippet
+    assert len(lead) <= replies.LEAD_CHARS
+
+
+@pytest.mark.parametrize("url", [None, "javascript:alert(1)", 'https://x.org/"><script>', "ftp://x.org/a"])
+def test_no_link_but_to_an_http_url(url):
+    markup, _ = replies.render_reply([snippet_hit(url=url)])
+    assert "<a " not in markup and "<b>北京：" in markup
+    check_html(markup)
+
+
+def test_the_lead_stays_within_a_phone_screen_and_the_reply_within_the_limit():
+    huge_title = "标题很长" * 200
+    hits = [snippet_hit(title=huge_title, long_text=True, url="https://x.org/" + "a" * 300)] + [
+        snippet_hit(title=huge_title, long_text=True, pid=i) for i in range(2, 40)
+    ]
+    markup, shown = replies.render_reply(hits)
+    text = assert_fits(markup)
+    assert len(text.split("\n\n")[0]) <= replies.LEAD_CHARS
+    assert 1 < shown < len(hits)  # as many compact answers as fit, the rest for "more"
+    later, _ = replies.render_reply(hits[5:8], offset=5)
+    assert blocks_of(later)[0].startswith("6. ")  # later pages are compact, numbered on
+
+
+def test_full_text_callback_data_round_trips():
+    data = replies.full_callback_data("AbC-_123", 3, 3)
+    assert replies.parse_full(data) == ("AbC-_123", 3, 3) and len(data.encode()) <= 64
+    assert replies.parse_more(data) is None and replies.parse_full("more:AbC:3") is None

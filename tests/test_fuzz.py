@@ -54,6 +54,7 @@ from articlebot.bot.replies import (  # noqa: E402
     MESSAGE_LIMIT,
     TITLE_CHARS,
     format_answer,
+    render_reply,
     format_inline_result,
     format_no_answer,
 )
@@ -813,6 +814,8 @@ def hits(draw, max_hits: int = 12) -> list[Hit]:
         published = draw(
             st.one_of(st.none(), st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)))
         )
+        start, end = sorted((draw(st.integers(0, n)), draw(st.integers(0, n))))
+        url = draw(st.one_of(st.none(), REPLY_TEXT, st.just('https://x.org/a?b=1&c="><script>'), st.just("https://x.org/&amp;")))
         out.append(
             Hit(
                 article_id=f"{pid:012x}",
@@ -822,10 +825,12 @@ def hits(draw, max_hits: int = 12) -> list[Hit]:
                 section=draw(st.one_of(st.none(), REPLY_TEXT)),
                 score=draw(st.floats(0, 100)),
                 published=published,
-                author=None,
-                url=None,
+                author=draw(st.one_of(st.none(), REPLY_TEXT)),
+                url=url,
                 pid=pid,
                 highlights=tuple(spans),
+                snippet=text[start:end],
+                snippet_highlights=tuple((max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start),
             )
         )
     return out
@@ -841,6 +846,9 @@ def hits(draw, max_hits: int = 12) -> list[Hit]:
 def test_every_reply_is_valid_telegram_html_within_limits(query, hit_list, lang, offset):
     html = format_answer(query, hit_list, lang, offset)
     check_reply(html)
+    reply, shown = render_reply(hit_list, offset % 3)
+    check_reply(reply)
+    assert 1 <= shown <= len(hit_list)
     check_reply(format_no_answer(query, lang))
     for hit in hit_list[:3]:
         title, description, message = format_inline_result(hit)
