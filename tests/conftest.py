@@ -8,11 +8,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from paths import SHARED_CORPORA
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SEED = FIXTURES / "000_fa353077ad210b37.txt"
-# The archive of real articles lives beside the project in CI and on developer machines.
-SHARED_CORPORA = Path(os.environ.get("ARTICLEBOT_SHARED", Path(__file__).parents[2] / "shared")) / "corpora"
+# The Telegram bot's fixtures (db_path, bot) and harness, shared by test_bot_e2e and
+# test_security: a plugin module, so no test module imports fixtures from another.
+pytest_plugins = ["bot_harness"]
 
 
 def pytest_configure(config):

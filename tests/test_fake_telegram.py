@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-telegram = pytest.importorskip("telegram", reason="python-telegram-bot is not installed")
-pytest.importorskip("aiohttp", reason="aiohttp is not installed")
-pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
-
-from fake_telegram import FakeTelegram, HtmlError, parse_html, utf16_len  # noqa: E402
-from telegram import (  # noqa: E402
+import pytest_asyncio
+import telegram
+from fake_telegram import FakeTelegram, HtmlError, parse_html, utf16_len
+from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -19,8 +16,8 @@ from telegram import (  # noqa: E402
     InputTextMessageContent,
     Update,
 )
-from telegram.constants import ParseMode  # noqa: E402
-from telegram.error import BadRequest, NetworkError, RetryAfter  # noqa: E402
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter
 
 TOKEN = "123:TEST"
 

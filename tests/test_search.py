@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from conftest import SEED
+from paths import SEED
 
 from articlebot.corpus.ingest import add_paths
 from articlebot.corpus.parse import parse_file
