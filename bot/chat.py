@@ -6,6 +6,7 @@ printing answers only, so it can be scripted (`articlebot chat < questions.txt`)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -51,10 +52,8 @@ def format_terminal_answer(query: str, hits: list[Hit], lang: str) -> str:
 
 
 def _prompted_lines() -> Iterator[str]:
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:
-        pass
     while True:
         try:
             yield input(PROMPT)

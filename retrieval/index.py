@@ -18,6 +18,7 @@ index, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -485,10 +486,8 @@ def highest_generation(directory: Path) -> int:
         for path in directory.iterdir():
             for match in re.finditer(r"(?:seg-|-|deleted-)(\d{6})", path.name):
                 highest = max(highest, int(match.group(1)))
-        try:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             highest = max(highest, int(json.loads((directory / "manifest.json").read_text())["generation"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
     return highest
 
 

@@ -814,7 +814,7 @@ def hits(draw, max_hits: int = 12) -> list[Hit]:
         )
         out.append(
             Hit(
-                article_id="%012x" % pid,
+                article_id=f"{pid:012x}",
                 title=draw(REPLY_TEXT),
                 paragraph_index=pid,
                 text=text,
