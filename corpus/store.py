@@ -145,7 +145,8 @@ class Store:
                 raise StoreError(f"cannot open store {path}: it is not an SQLite database") from exc
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         except StoreError:  # foreign or newer schema
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise
 
     def _ensure_schema(self) -> None:
