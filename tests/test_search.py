@@ -177,10 +177,10 @@ def test_changes_by_another_connection_are_seen_and_equal_a_rebuild(tmp_path, to
 
 def test_older_index_format_is_rebuilt_with_a_reason(seed_store, tokenizer):
     Searcher(seed_store, tokenizer=tokenizer)
-    manifest_path = Path(seed_store.path + ".index/manifest.json")
-    manifest = json.loads(manifest_path.read_text())
+    manifest_path = seed_store.path + ".index/manifest.json"
+    manifest = json.loads(Path(manifest_path).read_text())
     manifest["version"] = FORMAT_VERSION - 1
-    manifest_path.write_text(json.dumps(manifest))
+    Path(manifest_path).write_text(json.dumps(manifest))
     again = Searcher(seed_store, tokenizer=tokenizer)
     assert again.last_refresh.rebuilt and "format version" in again.last_refresh.reason
     assert again.search("世界旅游城市联合会有多少会员")[0].text.count("223个会员") == 1
