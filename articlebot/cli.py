@@ -283,7 +283,7 @@ def tokenize_cmd(
 
     config = TokenizerConfig(mode=mode, hmm=not no_hmm, stopwords=not no_stopwords, user_dict=user_dict)
     tokenizer = Tokenizer(config)
-    for line in [text] if file is None else lines(file):
+    for line in lines(file) if file is not None else [text or ""]:  # one of the two is given
         spans = tokenizer.spans(line)
         if as_json:
             record = {"text": line, "tokens": [t.term for t in spans], "spans": [[t.start, t.end] for t in spans]}

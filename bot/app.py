@@ -325,7 +325,8 @@ class Handlers:
         assert query is not None  # a CallbackQueryHandler's update
         parsed = replies.parse_more(query.data)
         page = self.pages.get(parsed[0]) if parsed else None
-        if page is None or parsed[1] >= len(page.hits) or not isinstance(query.message, Message):  # not an InaccessibleMessage
+        # an unknown or expired page, or a message too old to answer under (InaccessibleMessage)
+        if not parsed or page is None or parsed[1] >= len(page.hits) or not isinstance(query.message, Message):
             await query.answer(replies.text_of("expired", lang))
             return
         page_id, offset = parsed
@@ -469,7 +470,7 @@ def prepare_webhook(config: BotConfig) -> dict:
     return dict(
         listen=config.listen,
         port=config.port,
-        url_path=urlparse(config.webhook_url).path.lstrip("/"),  # serve where Telegram posts
+        url_path=urlparse(config.webhook_url or "").path.lstrip("/"),  # serve where Telegram posts
         webhook_url=config.webhook_url,
         secret_token=config.secret_token,  # PTB answers 403 to a request without it
         allowed_updates=ALLOWED_UPDATES,

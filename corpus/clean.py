@@ -106,7 +106,7 @@ def normalize_text(raw: str) -> str:
     return _WHITESPACE_RUN.sub(" ", text).strip()
 
 
-def _attr(tag: Tag, name: str) -> str:
+def attr_text(tag: Tag, name: str) -> str:
     """An attribute's value as one string ("" when absent): bs4 gives multi-valued
     attributes (class) as lists of the space-separated values, joined again here."""
     value = tag.get(name)
@@ -117,7 +117,7 @@ def _attr(tag: Tag, name: str) -> str:
 
 def _class_words(tag: Tag) -> set[str]:
     words: set[str] = set()
-    for value in (_attr(tag, "class"), _attr(tag, "id")):
+    for value in (attr_text(tag, "class"), attr_text(tag, "id")):
         words.update(w for w in re.split(r"[-_\s]+", value.lower()) if w)
     return words
 
@@ -187,7 +187,7 @@ def _gone(tag: Tag) -> bool:
 def _is_bold(tag: Tag) -> bool:
     if tag.name in rules.BOLD_TAGS:
         return True
-    style = " ".join([_attr(tag, "style"), _attr(tag, "cms-style")])
+    style = " ".join([attr_text(tag, "style"), attr_text(tag, "cms-style")])
     return bool(rules.BOLD_STYLE_PATTERN.search(style))
 
 
