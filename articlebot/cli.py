@@ -330,7 +330,7 @@ def tokenize_cmd(
     if (text is None) == (file is None):
         raise click.UsageError("give either TEXT or --file FILE")
 
-    def lines() -> Iterator[str]:
+    def lines(file: str) -> Iterator[str]:
         try:  # "-" is stdin, which click leaves open
             stream = click.open_file(file, encoding="utf-8-sig")
         except OSError as exc:
@@ -344,7 +344,7 @@ def tokenize_cmd(
 
     config = TokenizerConfig(mode=mode, hmm=hmm, stopwords=not no_stopwords, user_dict=user_dict)
     tokenizer = Tokenizer(config)
-    for line in [text] if file is None else lines():
+    for line in lines(file) if file is not None else [text or ""]:  # one of the two is given
         spans = tokenizer.spans(line)
         if as_json:
             record = {"text": line, "tokens": [t.term for t in spans], "spans": [[t.start, t.end] for t in spans]}

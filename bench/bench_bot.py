@@ -16,7 +16,7 @@ Run from the repository root.
    bot's single worker thread), giving the search's own cost and the most answers/s that
    worker can give.
 3. The bot: tests/fake_telegram.py's FakeTelegram and the application from
-   bot.app.build_application, started as tests/test_bot_e2e.py does (initialize,
+   bot.app.build_application, started as tests/bot_harness.py does (initialize,
    post_init, start_polling(poll_interval=0, timeout=1), start), with a per-user limit
    high enough never to refuse a question.
 4. The users: --users private chats send --questions questions (the synthetic queries),
@@ -238,7 +238,7 @@ def diagnostic_patches(args: argparse.Namespace) -> ExitStack:
 
 @asynccontextmanager
 async def running_bot(fake: FakeTelegram, library: Library, args: argparse.Namespace):
-    """The application polling `fake`, started and stopped as tests/test_bot_e2e.py does
+    """The application polling `fake`, started and stopped as tests/bot_harness.py does
     (post_shutdown closes the library)."""
     config = BotConfig(token=TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url, rate_limit=10**6)
     with diagnostic_patches(args):

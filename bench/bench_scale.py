@@ -214,8 +214,7 @@ def own_peak_kb() -> int:
 def run_measured(args: list[str], env: dict, work: Path) -> tuple[float, int, str, str, TreeMemory, int]:
     """Run articlebot with its process tree's memory sampled: (seconds, exit code, stdout,
     stderr, the samples, ru_maxrss in KiB that wait4 gives for the process)."""
-    out, err = (open(work / name, "w+", encoding="utf-8") for name in ("add.out", "add.err"))
-    with out, err:
+    with open(work / "add.out", "w+", encoding="utf-8") as out, open(work / "add.err", "w+", encoding="utf-8") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(ARTICLEBOT + args, env=env, stdout=out, stderr=err, text=True)
         with TreeMemory(proc.pid) as memory:

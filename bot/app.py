@@ -166,6 +166,17 @@ def _lang(update: Update) -> str:
     return replies.language_of(user.language_code if user else None)
 
 
+def _message(update: Update) -> Message:
+    """The update's message: the handlers that call this are registered for messages only."""
+    message = update.effective_message
+    assert message is not None
+    return message
+
+
+def _user_id(update: Update) -> int | None:
+    return update.effective_user.id if update.effective_user else None
+
+
 def _safe_name(name: str | None) -> str:
     """A file name reduced to a harmless label: it is never used as a path."""
     cleaned = re.sub(r"[^\w.-]+", "_", name or "").strip("._")[:80]
@@ -219,14 +230,14 @@ class Handlers:
     # --- commands ---
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.effective_message.reply_html(replies.message("start", _lang(update)))
+        await _message(update).reply_html(replies.message("start", _lang(update)))
 
     async def help_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = replies.format_help(_lang(update), context.bot.username, self.is_admin(update), self.config.max_upload_bytes)
-        await update.effective_message.reply_html(text)
+        await _message(update).reply_html(text)
 
     async def search_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
+        message = _message(update)
         parts = (message.text or "").split(maxsplit=1)
         question = parts[1] if len(parts) > 1 else ""
         # "/search" sent as a reply asks the replied-to message's text.
@@ -237,10 +248,10 @@ class Handlers:
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         figures = await self.library.stats()
         text = replies.format_stats(figures, _lang(update), self.library.sample_articles)
-        await update.effective_message.reply_html(text)
+        await _message(update).reply_html(text)
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, lang = update.effective_message, _lang(update)
+        message, lang = _message(update), _lang(update)
         if not self.is_admin(update):
             await message.reply_html(replies.message("admins_only", lang))
             return
@@ -252,29 +263,29 @@ class Handlers:
         except (ArticleNotFound, AmbiguousId) as exc:
             await message.reply_html(replies.message("not_found", lang, reason=str(exc)))
             return
-        log.info("user %s removed article %s", update.effective_user.id, removed.id)
+        log.info("user %s removed article %s", _user_id(update), removed.id)
         await message.reply_html(replies.format_removed(removed, lang))
 
     # --- questions ---
 
     async def private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.ask(update, update.effective_message.text)
+        await self.ask(update, _message(update).text or "")  # filters.TEXT: there is text
 
     async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """In groups, answer only messages that mention the bot or reply to it."""
-        message, bot = update.effective_message, context.bot
+        message, bot = _message(update), context.bot
         handle = f"@{bot.username}".lower()
         mentions = [text for text in message.parse_entities([MessageEntity.MENTION]).values() if text.lower() == handle]
         replied = message.reply_to_message
         if not mentions and not (replied and replied.from_user and replied.from_user.id == bot.id):
             return
-        question = message.text
+        question = message.text or ""
         for mention in mentions:
             question = question.replace(mention, " ")
         await self.ask(update, question)
 
     async def ask(self, update: Update, question: str) -> None:
-        message, user, lang = update.effective_message, update.effective_user, _lang(update)
+        message, user, lang = _message(update), update.effective_user, _lang(update)
         question = " ".join(question.split())[:MAX_QUESTION]
         if not question:
             await message.reply_html(replies.message("search_usage", lang))
@@ -338,9 +349,11 @@ class Handlers:
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, lang = update.callback_query, _lang(update)
+        assert query is not None  # a CallbackQueryHandler's update
         parsed = replies.parse_more(query.data)
         page = self.pages.get(parsed[0]) if parsed else None
-        if page is None or parsed[1] >= len(page.hits) or not (query.message and query.message.is_accessible):
+        # an unknown or expired page, or a message too old to answer under (InaccessibleMessage)
+        if not parsed or page is None or parsed[1] >= len(page.hits) or not isinstance(query.message, Message):
             await query.answer(replies.text_of("expired", lang))
             return
         page_id, offset = parsed
@@ -353,6 +366,7 @@ class Handlers:
 
     async def inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.inline_query
+        assert query is not None  # an InlineQueryHandler's update
         question = " ".join(query.query.split())[:MAX_QUESTION]
         if not question or not self.inline_limiter.check(query.from_user.id).allowed:
             await query.answer([], cache_time=0, is_personal=True)
@@ -376,7 +390,8 @@ class Handlers:
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An admin's article file: checked (sender, forward, type, size) before a byte is
         downloaded, then parsed and stored by the Library exactly as `articlebot add` does."""
-        message, lang = update.effective_message, _lang(update)
+        message, lang = _message(update), _lang(update)
+        assert message.document is not None  # filters.Document
         doc = message.document
         is_article = has_article_suffix(doc.file_name or "")
         if message.chat.type != ChatType.PRIVATE and not is_article:
@@ -413,7 +428,7 @@ class Handlers:
         except ParseError as exc:
             await message.reply_html(replies.message("unreadable", lang, reason=exc.reason))
             return
-        log.info("user %s added article %s (%s, %s)", update.effective_user.id, article.id, label, status)
+        log.info("user %s added article %s (%s, %s)", _user_id(update), article.id, label, status)
         await message.reply_html(replies.format_added(article, status, lang))
 
     # --- errors ---
@@ -482,7 +497,7 @@ def prepare_webhook(config: BotConfig) -> dict:
     return dict(
         listen=config.listen,
         port=config.port,
-        url_path=urlparse(config.webhook_url).path.lstrip("/"),  # serve where Telegram posts
+        url_path=urlparse(config.webhook_url or "").path.lstrip("/"),  # serve where Telegram posts
         webhook_url=config.webhook_url,
         secret_token=config.secret_token,  # PTB answers 403 to a request without it
         allowed_updates=ALLOWED_UPDATES,

@@ -78,7 +78,7 @@ class Library:
 
     async def stats(self) -> StoreStats:
         """Counts of the store (not of the sample: see `using_sample`)."""
-        return await self._run(lambda: self._store.stats())
+        return await self._run(self._stats)
 
     @property
     def using_sample(self) -> bool:
@@ -150,3 +150,7 @@ class Library:
             self._fallback.close()
         if self._store is not None:
             self._store.close()
+
+    def _stats(self) -> StoreStats:
+        assert self._store is not None  # opened in __init__, before any call
+        return self._store.stats()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import soupsieve
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
@@ -105,9 +106,18 @@ def normalize_text(raw: str) -> str:
     return _WHITESPACE_RUN.sub(" ", text).strip()
 
 
+def attr_text(tag: Tag, name: str) -> str:
+    """An attribute's value as one string ("" when absent): bs4 gives multi-valued
+    attributes (class) as lists of the space-separated values, joined again here."""
+    value = tag.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
+
+
 def _class_words(tag: Tag) -> set[str]:
     words: set[str] = set()
-    for value in (tag.get("class") or []) + [tag.get("id") or ""]:
+    for value in (attr_text(tag, "class"), attr_text(tag, "id")):
         words.update(w for w in re.split(r"[-_\s]+", value.lower()) if w)
     return words
 
@@ -148,7 +158,7 @@ def _link_stats(root: Tag) -> dict[int, tuple[int, int, int]]:
     page: checking each element's subtree instead is quadratic on deeply nested pages."""
     stats: dict[int, tuple[int, int, int]] = {}
     # frames: [tag, children left, links, text length, link text length]
-    stack = [[root, iter(root.children), 0, 0, 0]]
+    stack: list[list[Any]] = [[root, iter(root.children), 0, 0, 0]]
     while stack:
         frame = stack[-1]
         child = next(frame[1], None)
@@ -177,7 +187,7 @@ def _gone(tag: Tag) -> bool:
 def _is_bold(tag: Tag) -> bool:
     if tag.name in rules.BOLD_TAGS:
         return True
-    style = " ".join([tag.get("style") or "", tag.get("cms-style") or ""])
+    style = " ".join([attr_text(tag, "style"), attr_text(tag, "cms-style")])
     return bool(rules.BOLD_STYLE_PATTERN.search(style))
 
 

@@ -31,7 +31,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             try:
                 return _checked(data[len(bom) :].decode(encoding), encoding)
             except UnicodeDecodeError as exc:
-                raise UndecodableError(f"invalid {encoding} after its byte-order mark ({exc.reason})")
+                raise UndecodableError(f"invalid {encoding} after its byte-order mark ({exc.reason})") from exc
     if b"\x00" in data:
         raise UndecodableError("binary file (contains NUL bytes)")
     # Valid UTF-8 wins even over a declared charset: declarations are often wrong, and

@@ -36,7 +36,7 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
-        raise FrontMatterError(f"front matter is not valid YAML{where}: {getattr(exc, 'problem', exc)}")
+        raise FrontMatterError(f"front matter is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -87,6 +87,7 @@ def add_paths(
         try:
             if error is not None:
                 raise ParseError(str(path), error)
+            assert article is not None  # _parse gives an article or an error
             status = store.add(article, parser_version=PARSER_VERSION)
         except ParseError as exc:
             report.failed.append({"path": str(path), "error": exc.reason})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Article:
     url: str | None = None
     original_title: str | None = None  # the 原标题 line, when the article has one
 
-    def to_dict(self, with_paragraphs: bool = True) -> dict:
-        data = {
+    def to_dict(self, with_paragraphs: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "published": self.published.isoformat() if self.published else None,

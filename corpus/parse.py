@@ -191,8 +191,9 @@ def _html_page(text: str) -> tuple[dict, list[clean.Block]]:
     def meta(*names: str) -> str | None:
         for name in names:
             tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-            if tag and tag.get("content", "").strip():
-                return tag["content"].strip()
+            content = clean.attr_text(tag, "content").strip() if tag else ""
+            if content:
+                return content
         return None
 
     head_title = soup.head.find("title") if soup.head else None  # a <title> in the body is not the page's

@@ -184,7 +184,8 @@ class Store:
             why = unusable_because(Path(path)) if path != ":memory:" else None
             raise StoreError(f"cannot open store {path}: {why or exc}") from exc
         except StoreError:  # foreign or newer schema
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise
 
     def _ensure_schema(self) -> None:

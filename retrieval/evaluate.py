@@ -257,8 +257,11 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are not None (a metric is None for a question it does
+    not apply to); None when no value is left."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 # --- running the questions --------------------------------------------------------------

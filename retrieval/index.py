@@ -18,6 +18,7 @@ index, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -139,7 +140,7 @@ class Index:
         if all(len(group) == 1 for group in groups):
             return
         self.segments[start:] = [merge(group) if len(group) > 1 else group[0] for group in groups]
-        groups = segment = None  # the last references to the old segments: their memory is free now
+        groups = segment = None  # type: ignore[assignment]  # the last references to the old segments: their memory is free now
         release_free_memory()
         self._changed()  # new segment objects: nothing cached for the old ones may match them
 
@@ -181,7 +182,7 @@ class Index:
                 groups.append([segment])
                 size = live
         self.segments = [merge(group) for group in groups if sum(s.live_count() for s in group)]
-        groups = segment = None  # the last references to the old segments: their memory is free now
+        groups = segment = None  # type: ignore[assignment]  # the last references to the old segments: their memory is free now
         release_free_memory()
         self._changed()
 
@@ -491,10 +492,8 @@ def highest_generation(directory: Path) -> int:
         for path in directory.iterdir():
             for match in re.finditer(r"(?:seg-|-|deleted-)(\d{6})", path.name):
                 highest = max(highest, int(match.group(1)))
-        try:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # no manifest, or a damaged one
             highest = max(highest, int(json.loads((directory / "manifest.json").read_text())["generation"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
     return highest
 
 

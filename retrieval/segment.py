@@ -16,13 +16,14 @@ import ctypes
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
+_malloc_trim: Callable[[int], int] | None
 try:  # glibc's malloc_trim, to hand freed heap memory back to the OS (Linux)
     _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
 except (OSError, AttributeError):

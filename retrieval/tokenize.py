@@ -23,13 +23,14 @@ import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 try:  # jieba-rs: loads its dictionary in ~0.1 s where jieba takes ~1 s (cold start of a search)
     import rjieba
 except ImportError:
-    rjieba = None
+    rjieba = None  # type: ignore[assignment]  # optional: every use checks for None first
 
 from articlebot.corpus.errors import ArticlebotError
 
@@ -37,10 +38,19 @@ from articlebot.corpus.errors import ArticlebotError
 SCHEME_VERSION = 1
 MODES = ("search", "precise")
 
+
+def _package_dir(name: str) -> Path:
+    """An installed package's directory, found without importing the package."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    return Path(spec.origin).parent
+
+
 # jieba itself is imported only when it segments (rjieba usually does): its import alone
 # costs a fifth of a second of every search's start-up.
 JIEBA_VERSION = importlib.metadata.version("jieba")
-JIEBA_DICTIONARY = Path(importlib.util.find_spec("jieba").origin).parent / "dict.txt"
+JIEBA_DICTIONARY = _package_dir("jieba") / "dict.txt"
 
 # A letter or a digit: Unicode categories L* and N* (`\w` minus the underscore).
 # Tokens without one (whitespace, punctuation, symbols, controls, lone marks) are dropped.
@@ -148,7 +158,7 @@ class Tokenizer:
         if engine == "rjieba" and not can_use_rjieba:
             raise TokenizerError("rjieba is used only without HMM and without a user dictionary")
         self.engine = engine or ("rjieba" if can_use_rjieba else "jieba")
-        self._segmenter = None  # jieba.Tokenizer or _RJieba, built on first use
+        self._segmenter: Any = None  # jieba.Tokenizer or _RJieba, built on first use
         self._lock = threading.Lock()
 
     @property
@@ -188,7 +198,7 @@ class Tokenizer:
         out: list[Token] = []
         seen: set[tuple[int, int]] = set()
         for _word, s, e in segmenter.tokenize(normalized, mode=self._jieba_mode, HMM=self.config.hmm):
-            if starts is not None:
+            if starts is not None and ends is not None:  # both or neither
                 # A token may cover part of a character that normalisation expanded
                 # (㍿ -> 株式会社): widen it to whole original characters, once.
                 s, e = starts[s], ends[e - 1]

@@ -26,6 +26,7 @@ Nothing here touches the network beyond the loopback socket the server listens o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import mimetypes
@@ -636,10 +637,8 @@ class FakeTelegram:
                     f"{' matching the predicate' if predicate else ''} within {timeout}s; "
                     f"calls since #{since}: {recent}"
                 )
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_idle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
         """Wait until no call other than getUpdates was made for `quiet` seconds."""
@@ -1100,10 +1099,8 @@ class FakeTelegram:
             self.updates = self.updates[offset:]
         if not self.updates and timeout > 0 and not self._closing:
             event = self._update_event
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout)
-            except TimeoutError:
-                pass
         if self._closing:
             return []
         allowed = params.get("allowed_updates")

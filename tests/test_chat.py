@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED
+from paths import SEED
 
 from articlebot.bot.chat import format_terminal_answer, terminal_language
 from articlebot.bot.replies import no_answer_text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED
+from paths import SEED
 
 from articlebot.cli import cli
 from articlebot.corpus.store import Store

@@ -320,13 +320,14 @@ def test_bot_keeps_answering_while_other_processes_add_and_remove(tmp_path, env,
                 # another process adds a batch of articles, each with its own marker word
                 markers = [f"zq{round_}m{i}x" for i in range(BATCH)]
                 batch = write_articles(
-                    tmp_path / f"batch{round_}", BATCH, seed=100 + round_, label=f"r{round_}", known=known, marker=lambda i: markers[i]
+                    tmp_path / f"batch{round_}", BATCH, seed=100 + round_, label=f"r{round_}", known=known, marker=markers.__getitem__
                 )
                 out = finish(start(env, "add", str(tmp_path / f"batch{round_}"), "--db", str(db), "--json"), f"add of round {round_}")
                 assert json.loads(out)["added"] == BATCH
                 visible = {}
                 for marker, (_, article_id) in zip(markers, batch):
-                    waited, stuck = wait_for_bot(library, lambda: article_id in (found(library, marker, findings) or ()))
+                    # the predicate runs now, inside wait_for_bot: bound to this iteration's values
+                    waited, stuck = wait_for_bot(library, lambda a=article_id, m=marker: a in (found(library, m, findings) or ()))
                     if stuck:
                         findings.known_bug(BUG_REFRESH_MARKER)
                         continue
@@ -350,7 +351,7 @@ def test_bot_keeps_answering_while_other_processes_add_and_remove(tmp_path, env,
                 removed += len(doomed)
                 gone = {}
                 for marker, article_id in doomed.items():
-                    waited, stuck = wait_for_bot(library, lambda: found(library, marker, findings) == set())
+                    waited, stuck = wait_for_bot(library, lambda m=marker: found(library, m, findings) == set())
                     if stuck:
                         findings.known_bug(BUG_REFRESH_MARKER)
                         continue

@@ -117,8 +117,9 @@ class AddProcess:
     not pipes: a writer never blocks on a full pipe, and output cut by a kill is readable."""
 
     def __init__(self, db: Path, path: Path, env: dict):
-        self.out = tempfile.TemporaryFile()
-        self.err = tempfile.TemporaryFile()
+        # no `with`: the files outlive __init__ and are closed by finish()
+        self.out = tempfile.TemporaryFile()  # noqa: SIM115
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "articlebot.cli", "add", str(path), "--db", str(db), "--json"],
             stdout=self.out,
@@ -442,7 +443,7 @@ def test_sigkill_during_add_leaves_store_and_index_consistent(corpus, env, timin
 def test_rerun_after_kill_during_index_update_brings_saved_index_up_to_date(corpus, env, tmp_path):
     db = tmp_path / "store.db"
     index_dir = Path(f"{db}.index")
-    for attempt in range(3):  # the kill must land before the index is saved
+    for _ in range(3):  # the kill must land before the index is saved
         for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             path.unlink(missing_ok=True)
         shutil.rmtree(index_dir, ignore_errors=True)

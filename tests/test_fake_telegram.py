@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-telegram = pytest.importorskip("telegram", reason="python-telegram-bot is not installed")
-pytest.importorskip("aiohttp", reason="aiohttp is not installed")
-pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
-
-from fake_telegram import FakeTelegram, HtmlError, parse_html, utf16_len  # noqa: E402
-from telegram import (  # noqa: E402
+import pytest_asyncio
+import telegram
+from fake_telegram import FakeTelegram, HtmlError, parse_html, utf16_len
+from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -19,8 +16,8 @@ from telegram import (  # noqa: E402
     InputTextMessageContent,
     Update,
 )
-from telegram.constants import ParseMode  # noqa: E402
-from telegram.error import BadRequest, NetworkError, RetryAfter  # noqa: E402
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter
 
 TOKEN = "123:TEST"
 
@@ -107,17 +104,17 @@ async def test_updates_long_poll_and_offset(fake, bot):
     loop = asyncio.get_running_loop()
     started = loop.time()
     assert await bot.get_updates(timeout=1) == ()
-    assert 0.9 <= loop.time() - started < 2.0  # waited for the long-poll timeout
+    assert loop.time() - started >= 0.9  # waited for the long-poll timeout
 
     async def feed_later():
         await asyncio.sleep(0.2)
         fake.feed_message(555, "你好")
 
     task = asyncio.create_task(feed_later())
-    started = loop.time()
-    updates = await bot.get_updates(timeout=5)
+    # answered when the update arrived, long before the poll's own timeout (a generous
+    # deadline for an event that must happen, not a measure of speed)
+    updates = await asyncio.wait_for(bot.get_updates(timeout=60), 30)
     await task
-    assert loop.time() - started < 2.0  # answered as soon as the update arrived
     assert len(updates) == 1 and updates[0].message.text == "你好"
     assert updates[0].effective_user.language_code == "zh-hans"
     # not confirmed yet: delivered again; confirmed by offset: gone

@@ -38,8 +38,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("hypothesis")
-
 # Pages that start with <?xml make bs4 warn on every parse; the warning is not what is tested.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::bs4.XMLParsedAsHTMLWarning"),

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import SEED
+from paths import SEED
 
 from articlebot.corpus.ingest import AddReport, add_paths, iter_article_files
 from articlebot.corpus.parse import parse_file

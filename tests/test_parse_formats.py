@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import SEED
+from paths import SEED
 
 from articlebot.corpus.errors import ParseError
 from articlebot.corpus.paragraphs import MAX_CHARS, MIN_CHARS

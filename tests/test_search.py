@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SEED
+from paths import SEED
 
 from articlebot.corpus.ingest import add_paths
 from articlebot.corpus.parse import parse_file

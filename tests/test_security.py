@@ -5,7 +5,8 @@ were wrong: only the configured admins (by user id) change the corpus, whoever a
 a group; forwarded commands are not orders; a user's file name never becomes a path; the
 type is checked before any download; the token (and the webhook secret) never reach a log
 line, even with every logger at DEBUG; the webhook refuses requests without Telegram's
-secret-token header. Fixtures and the running-bot harness come from test_bot_e2e.
+secret-token header. The fixtures (`bot`, `db_path`) and the running-bot harness are in
+bot_harness.py, a plugin registered in conftest.
 """
 
 from __future__ import annotations
@@ -23,16 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx  # a dependency of python-telegram-bot
 import pytest
-
-pytest.importorskip("telegram", reason="python-telegram-bot is not installed")
-pytest.importorskip("aiohttp", reason="aiohttp is not installed")
-pytest_asyncio = pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed")
-
-import httpx  # noqa: E402  (a dependency of python-telegram-bot)
-from fake_telegram import FakeTelegram  # noqa: E402
-from telegram.ext import Application  # noqa: E402
-from test_bot_e2e import (  # noqa: E402,F401  (db_path and sample_db are fixtures used here)
+from bot_harness import (
     ADMIN_ID,
     BOT_USERNAME,
     MAX_UPLOAD,
@@ -41,21 +35,20 @@ from test_bot_e2e import (  # noqa: E402,F401  (db_path and sample_db are fixtur
     UPLOAD_MD,
     UPLOAD_TITLE,
     Harness,
-    _refused_upload,
-    bot,
-    db_path,
     plain,
+    refused_upload,
     running_bot,
-    sample_db,
     started,
 )
+from fake_telegram import FakeTelegram
+from telegram.ext import Application
 
-import articlebot.bot.app as bot_app  # noqa: E402
-from articlebot.bot import replies  # noqa: E402
-from articlebot.bot.app import build_application, prepare_webhook, run, setup_logging  # noqa: E402
-from articlebot.bot.config import BotConfig, ConfigError  # noqa: E402
-from articlebot.bot.library import Library  # noqa: E402
-from articlebot.corpus.store import Store  # noqa: E402
+import articlebot.bot.app as bot_app
+from articlebot.bot import replies
+from articlebot.bot.app import build_application, prepare_webhook, run, setup_logging
+from articlebot.bot.config import BotConfig, ConfigError
+from articlebot.bot.library import Library
+from articlebot.corpus.store import Store
 
 # A token shaped like BotFather's (bot id, colon, 35 characters of A-Za-z0-9_-).
 REAL_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
@@ -98,7 +91,7 @@ async def _make_group(harness: Harness) -> None:
 @pytest.mark.parametrize("user", [GROUP_OWNER, GROUP_ADMIN])
 async def test_group_admins_who_are_not_bot_admins_cannot_upload(bot, user):
     await _make_group(bot)
-    reply = await _refused_upload(bot, GROUP, user_id=user, chat_type="supergroup")
+    reply = await refused_upload(bot, GROUP, user_id=user, chat_type="supergroup")
     assert plain(reply) == ADMINS_ONLY
     assert not bot.fake.downloads
 

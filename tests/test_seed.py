@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import SEED
+from paths import SEED
 
 from articlebot.corpus.parse import parse_file
 
