@@ -337,9 +337,10 @@ class Handlers:
         """The whole paragraphs of the answers a reply showed, as a new message (the
         reply and its buttons stay)."""
         query, lang = update.callback_query, _lang(update)
+        assert query is not None  # a CallbackQueryHandler's update
         parsed = replies.parse_full(query.data)
         page = self.pages.get(parsed[0]) if parsed else None
-        if page is None or parsed[1] >= len(page.hits) or not (query.message and query.message.is_accessible):
+        if not parsed or page is None or parsed[1] >= len(page.hits) or not isinstance(query.message, Message):
             await query.answer(replies.text_of("expired", lang))
             return
         _, offset, count = parsed

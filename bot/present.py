@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -156,7 +157,7 @@ def _rstrip(line: list[Segment]) -> list[Segment]:
 
 
 def _styled(segments: Sequence[Segment]) -> str:
-    styles = {"b": {"bold": True, "fg": "red"}, "title": {"bold": True}}
+    styles: dict[str, dict[str, Any]] = {"b": {"bold": True, "fg": "red"}, "title": {"bold": True}}
     return "".join(click.style(text, **styles[tag]) if tag in styles else text for tag, text in segments)
 
 

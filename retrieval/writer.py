@@ -12,6 +12,8 @@ its searchers.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.pool
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,7 +183,7 @@ class _DocumentTokenizer:
 
     def __init__(self, tokenizer: Tokenizer, fields: tuple[str, ...], jobs: int):
         self.tokenizer, self.fields, self.jobs = tokenizer, fields, jobs
-        self._pool = None
+        self._pool: multiprocessing.pool.Pool | None = None
 
     def __enter__(self):
         return self
@@ -191,8 +193,6 @@ class _DocumentTokenizer:
             memo: dict[str, list[str]] = {}
             return [document_tokens(self.tokenizer, self.fields, *row[1:], memo=memo) for row in rows]
         if self._pool is None:
-            import multiprocessing
-
             self._pool = multiprocessing.get_context("forkserver").Pool(
                 self.jobs, initializer=_init_worker, initargs=(self.tokenizer.config, self.tokenizer.engine, self.fields)
             )
@@ -213,5 +213,6 @@ def _init_worker(config: TokenizerConfig, engine: str, fields: tuple[str, ...]) 
 
 
 def _tokenize_row(row: tuple[str, str | None, str]) -> list[str]:
+    assert _worker is not None, "the worker was not initialised"
     tokenizer, fields, memo = _worker
     return document_tokens(tokenizer, fields, *row, memo=memo)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED
+from paths import SEED
 from program import PROJECT, program_env  # tests/program.py
 
 from articlebot.cli import cli

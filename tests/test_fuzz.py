@@ -52,9 +52,9 @@ from articlebot.bot.replies import (  # noqa: E402
     MESSAGE_LIMIT,
     TITLE_CHARS,
     format_answer,
-    render_reply,
     format_inline_result,
     format_no_answer,
+    render_reply,
 )
 from articlebot.corpus import clean  # noqa: E402
 from articlebot.corpus.errors import ParseError  # noqa: E402
